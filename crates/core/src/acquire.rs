@@ -1,0 +1,287 @@
+//! The futures returned by `Semaphore::acquire*`.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+};
+
+use pin_project_lite::pin_project;
+
+use crate::{
+    AcquireError, OwnedPermit, Permit, Semaphore,
+    ledger::{AcquireNode, Admit, Fast, Outcome},
+    waiter_list::Waiter,
+    wake_list::WakeList,
+};
+
+/// Where an acquire is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not polled yet.
+    Idle,
+    /// Linked into the semaphore's queue.
+    Queued,
+    /// Permits taken and owned by the future, not yet handed out (the task's coop
+    /// budget ran out on the poll that got them).
+    Holding,
+    /// Resolved; nothing owned.
+    Done,
+}
+
+pin_project! {
+    /// The engine shared by [`Acquire`] and [`AcquireOwned`]: a queue node plus the
+    /// state machine around it. The semaphore is passed in on every call.
+    pub(crate) struct Acquiring {
+        #[pin]
+        node: Waiter<AcquireNode>,
+        need: usize,
+        phase: Phase,
+    }
+}
+
+impl Acquiring {
+    fn new(need: usize) -> Self {
+        Self {
+            node: Waiter::new(AcquireNode::new(need)),
+            need,
+            phase: Phase::Idle,
+        }
+    }
+
+    /// Drives the acquire. `Ready(Ok(()))` means `need` permits now belong to the
+    /// caller.
+    pub(crate) fn poll_acquire(
+        self: Pin<&mut Self>,
+        sem: &Semaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        let mut this = self.project();
+        loop {
+            match *this.phase {
+                Phase::Idle => {
+                    let need = *this.need;
+                    if need > Semaphore::MAX_PERMITS {
+                        *this.phase = Phase::Done;
+                        return Poll::Ready(Err(AcquireError::TooLarge {
+                            requested: need,
+                            max: Semaphore::MAX_PERMITS,
+                        }));
+                    }
+                    let admitted = match sem.try_acquire_fast(need) {
+                        Ok(()) => Admit::Granted,
+                        Err(Fast::Closed) => Admit::Closed,
+                        Err(Fast::Short) if need == 0 => Admit::Granted,
+                        Err(Fast::Short) => {
+                            sem.admit_or_enqueue(this.node.as_ref(), need, cx.waker())
+                        }
+                    };
+                    match admitted {
+                        Admit::Granted => *this.phase = Phase::Holding,
+                        Admit::Queued => {
+                            *this.phase = Phase::Queued;
+                            return Poll::Pending;
+                        }
+                        Admit::Closed => {
+                            *this.phase = Phase::Done;
+                            return Poll::Ready(Err(AcquireError::Closed));
+                        }
+                    }
+                }
+                Phase::Queued => {
+                    if let Some(node) = this.node.as_mut().data_mut() {
+                        // Unlinked: the semaphore decided.
+                        match node.outcome {
+                            Outcome::Granted => *this.phase = Phase::Holding,
+                            Outcome::Closed => {
+                                *this.phase = Phase::Done;
+                                return Poll::Ready(Err(AcquireError::Closed));
+                            }
+                            Outcome::Waiting => unreachable!("unlinked waiter without outcome"),
+                        }
+                        continue;
+                    }
+                    let mut queues = sem.lock();
+                    let Some(node) = queues.acquirers.get_mut(this.node.as_ref()) else {
+                        // Granted or failed between the check and the lock.
+                        continue;
+                    };
+                    match &mut node.waker {
+                        Some(waker) if waker.will_wake(cx.waker()) => {}
+                        slot => *slot = Some(cx.waker().clone()),
+                    }
+                    return Poll::Pending;
+                }
+                Phase::Holding => {
+                    // Budget is consumed only once the permits are ours: a task out of
+                    // budget keeps its permits (and so its FIFO turn) and yields.
+                    ready!(poll_budget(cx));
+                    *this.phase = Phase::Done;
+                    return Poll::Ready(Ok(()));
+                }
+                Phase::Done => panic!("acquire future polled after completion"),
+            }
+        }
+    }
+
+    /// Gives back whatever the future owns: its queue place, or permits granted to it
+    /// but not yet handed out.
+    pub(crate) fn cancel(self: Pin<&mut Self>, sem: &Semaphore) {
+        let mut this = self.project();
+        match *this.phase {
+            Phase::Idle | Phase::Done => {}
+            Phase::Holding => sem.release(*this.need),
+            Phase::Queued => {
+                let mut wakers = WakeList::new();
+                let mut queues = sem.lock();
+                if queues.acquirers.remove(this.node.as_ref()) {
+                    queues.queued_weight -= *this.need;
+                    if *this.need <= sem.capacity() {
+                        queues.eligible -= 1;
+                    }
+                    // If it was the head, the waiters behind it may fit now.
+                    queues = sem.settle(queues, &mut wakers);
+                } else if let Some(node) = this.node.as_mut().data_mut() {
+                    if node.outcome == Outcome::Granted {
+                        queues = sem.release_locked(queues, *this.need, &mut wakers);
+                    }
+                }
+                drop(queues);
+                wakers.wake_all();
+            }
+        }
+        *this.phase = Phase::Done;
+    }
+}
+
+/// Asks tokio's cooperative scheduler whether the task may go on.
+#[cfg(not(loom))]
+fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
+    let restore = ready!(tokio::task::coop::poll_proceed(cx));
+    restore.made_progress();
+    Poll::Ready(())
+}
+
+#[cfg(loom)]
+fn poll_budget(_cx: &mut Context<'_>) -> Poll<()> {
+    Poll::Ready(())
+}
+
+impl fmt::Debug for Acquiring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquiring")
+            .field("need", &self.need)
+            .field("phase", &self.phase)
+            .finish()
+    }
+}
+
+pin_project! {
+    /// Future returned by [`Semaphore::acquire`] and [`Semaphore::acquire_many`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it gives up its queue place; permits already granted to it go to the
+    /// next waiters.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Acquire<'a> {
+        sem: &'a Semaphore,
+        #[pin]
+        inner: Acquiring,
+    }
+
+    impl PinnedDrop for Acquire<'_> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            this.inner.cancel(this.sem);
+        }
+    }
+}
+
+impl<'a> Acquire<'a> {
+    pub(crate) fn new(sem: &'a Semaphore, need: usize) -> Self {
+        Self {
+            sem,
+            inner: Acquiring::new(need),
+        }
+    }
+}
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Result<Permit<'a>, AcquireError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let sem: &'a Semaphore = this.sem;
+        ready!(this.inner.as_mut().poll_acquire(sem, cx))?;
+        Poll::Ready(Ok(Permit::new(sem, *this.inner.project().need)))
+    }
+}
+
+impl fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire")
+            .field("need", &self.inner.need)
+            .field("phase", &self.inner.phase)
+            .finish()
+    }
+}
+
+pin_project! {
+    /// Future returned by [`Semaphore::acquire_owned`] and
+    /// [`Semaphore::acquire_many_owned`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Acquire`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct AcquireOwned {
+        sem: Option<Arc<Semaphore>>,
+        #[pin]
+        inner: Acquiring,
+    }
+
+    impl PinnedDrop for AcquireOwned {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(sem) = this.sem {
+                this.inner.cancel(sem);
+            }
+        }
+    }
+}
+
+impl AcquireOwned {
+    pub(crate) fn new(sem: Arc<Semaphore>, need: usize) -> Self {
+        Self {
+            sem: Some(sem),
+            inner: Acquiring::new(need),
+        }
+    }
+}
+
+impl Future for AcquireOwned {
+    type Output = Result<OwnedPermit, AcquireError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let sem = this
+            .sem
+            .as_ref()
+            .expect("AcquireOwned polled after completion");
+        let result = ready!(this.inner.as_mut().poll_acquire(sem, cx));
+        let sem = this.sem.take().expect("checked above");
+        Poll::Ready(result.map(|()| OwnedPermit::new(sem, *this.inner.project().need)))
+    }
+}
+
+impl fmt::Debug for AcquireOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcquireOwned")
+            .field("need", &self.inner.need)
+            .field("phase", &self.inner.phase)
+            .finish()
+    }
+}

@@ -1,0 +1,2 @@
+//! weir-stream: backpressure-aware `Stream` adapters (under construction).
+#![forbid(unsafe_code)]
