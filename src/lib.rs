@@ -41,4 +41,7 @@ pub use weir_stream as stream;
 /// The names most programs need, for a glob import.
 pub mod prelude {
     pub use weir_core::{Latch, OwnedPermit, Permit, Semaphore};
+    /// The `Stream` extension trait: `.bounded(n)`, the shedding adapters, `par_map`, ...
+    #[cfg(feature = "stream")]
+    pub use weir_stream::WeirStreamExt;
 }
