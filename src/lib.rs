@@ -45,3 +45,8 @@ pub mod prelude {
     #[cfg(feature = "stream")]
     pub use weir_stream::WeirStreamExt;
 }
+
+/// The README's quick start, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -34,6 +34,7 @@ enum Phase {
 pin_project! {
     /// The engine shared by [`Acquire`] and [`AcquireOwned`]: a queue node plus the
     /// state machine around it. The semaphore is passed in on every call.
+    #[project = AcquiringProj]
     pub(crate) struct Acquiring {
         #[pin]
         node: Waiter<AcquireNode>,
@@ -53,12 +54,31 @@ impl Acquiring {
 
     /// Drives the acquire. `Ready(Ok(()))` means `need` permits now belong to the
     /// caller.
+    #[inline]
     pub(crate) fn poll_acquire(
         self: Pin<&mut Self>,
         sem: &Semaphore,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
-        let mut this = self.project();
+        let this = self.project();
+        // Fast path: first poll, permits free, nobody queued.
+        if *this.phase == Phase::Idle && sem.try_acquire_fast(*this.need).is_ok() {
+            *this.phase = Phase::Holding;
+            if poll_budget(cx).is_pending() {
+                return Poll::Pending;
+            }
+            *this.phase = Phase::Done;
+            return Poll::Ready(Ok(()));
+        }
+        Self::poll_slow(this, sem, cx)
+    }
+
+    #[inline(never)]
+    fn poll_slow(
+        mut this: AcquiringProj<'_>,
+        sem: &Semaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
         loop {
             match *this.phase {
                 Phase::Idle => {
@@ -128,8 +148,16 @@ impl Acquiring {
 
     /// Gives back whatever the future owns: its queue place, or permits granted to it
     /// but not yet handed out.
+    #[inline]
     pub(crate) fn cancel(self: Pin<&mut Self>, sem: &Semaphore) {
-        let mut this = self.project();
+        if matches!(self.phase, Phase::Idle | Phase::Done) {
+            return;
+        }
+        Self::cancel_slow(self.project(), sem);
+    }
+
+    #[inline(never)]
+    fn cancel_slow(mut this: AcquiringProj<'_>, sem: &Semaphore) {
         match *this.phase {
             Phase::Idle | Phase::Done => {}
             Phase::Holding => sem.release(*this.need),

@@ -1,3 +1,4 @@
+//! Smoke tests (superseded by the full suite).
 use std::sync::Arc;
 use tokio_test::{assert_pending, assert_ready, assert_ready_ok, task};
 use weir_core::Semaphore;
