@@ -156,7 +156,14 @@ fn bench_contended(c: &mut Criterion) {
     contended::<async_lock::Semaphore>(&mut g, "8_tasks_64_permits", 8, 64, 400, one);
     let mixed = |i| 1 + i % 4;
     contended::<weir::Semaphore>(&mut g, "mixed_weights_32_tasks_8_permits", 32, 8, 50, mixed);
-    contended::<tokio::sync::Semaphore>(&mut g, "mixed_weights_32_tasks_8_permits", 32, 8, 50, mixed);
+    contended::<tokio::sync::Semaphore>(
+        &mut g,
+        "mixed_weights_32_tasks_8_permits",
+        32,
+        8,
+        50,
+        mixed,
+    );
     g.finish();
 }
 

@@ -112,5 +112,8 @@ async fn main() {
         worst_excess_after_repay
     );
     assert_eq!(sem.in_use(), 0, "permits leaked");
-    assert_eq!(worst_excess_after_repay, 0, "ceiling exceeded after repayment");
+    assert_eq!(
+        worst_excess_after_repay, 0,
+        "ceiling exceeded after repayment"
+    );
 }

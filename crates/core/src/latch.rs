@@ -10,8 +10,7 @@ use std::{
 use pin_project_lite::pin_project;
 
 use crate::{
-    AcquireError, DecrementError, Semaphore, TryAcquireError, acquire::Acquire,
-    wait_idle::WaitIdle,
+    AcquireError, DecrementError, Semaphore, TryAcquireError, acquire::Acquire, wait_idle::WaitIdle,
 };
 
 /// A counter with a ceiling, for work whose completion is reported somewhere else
@@ -189,12 +188,10 @@ impl Latch {
     /// assert_eq!(latch.count(), 2);
     /// ```
     pub fn decrement_many(&self, n: usize) -> Result<(), DecrementError> {
-        self.sem
-            .release_checked(n)
-            .map_err(|count| DecrementError {
-                requested: n,
-                count,
-            })
+        self.sem.release_checked(n).map_err(|count| DecrementError {
+            requested: n,
+            count,
+        })
     }
 
     /// Moves the ceiling. Raising it wakes every blocked incrementer that now fits;

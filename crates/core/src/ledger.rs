@@ -160,12 +160,10 @@ impl Semaphore {
             } else {
                 state | QUEUED | SLOW_RELEASE
             };
-            match self.state.compare_exchange_weak(
-                state,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) if free(next) < free(state) => return Admit::Granted,
                 Ok(_) => break,
                 Err(actual) => state = actual,

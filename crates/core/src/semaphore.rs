@@ -113,7 +113,7 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireError::Closed`] if the semaphore is (or becomes) closed first.
+    /// [`AcquireError::Closed`](crate::AcquireError::Closed) if the semaphore is (or becomes) closed first.
     ///
     /// # Cancel safety
     ///
@@ -141,8 +141,8 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireError::Closed`] if the semaphore is (or becomes) closed first;
-    /// [`AcquireError::TooLarge`] at once if `n` exceeds
+    /// [`AcquireError::Closed`](crate::AcquireError::Closed) if the semaphore is (or becomes) closed first;
+    /// [`AcquireError::TooLarge`](crate::AcquireError::TooLarge) at once if `n` exceeds
     /// [`MAX_PERMITS`](Self::MAX_PERMITS).
     ///
     /// # Cancel safety
@@ -356,7 +356,7 @@ impl Semaphore {
     }
 
     /// Closes the semaphore: every queued acquire fails with
-    /// [`AcquireError::Closed`] at once and later acquires fail too. Permits already
+    /// [`AcquireError::Closed`](crate::AcquireError::Closed) at once and later acquires fail too. Permits already
     /// held stay valid and release normally, so `close()` followed by
     /// [`wait_idle`](Self::wait_idle) waits for the work in flight. Idempotent.
     ///

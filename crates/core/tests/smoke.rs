@@ -43,11 +43,15 @@ async fn stress_smoke() {
                 tokio::task::yield_now().await;
                 active.fetch_sub(w, std::sync::atomic::Ordering::SeqCst);
                 drop(p);
-                if j % 50 == 0 { sem.set_capacity(5); }
+                if j % 50 == 0 {
+                    sem.set_capacity(5);
+                }
             }
         }));
     }
-    for h in handles { h.await.unwrap(); }
+    for h in handles {
+        h.await.unwrap();
+    }
     assert_eq!(sem.in_use(), 0);
     assert_eq!(sem.available(), 5);
 }
