@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 
 use crate::{
     AcquireError, OwnedPermit, Permit, Semaphore,
-    ledger::{AcquireNode, Admit, Fast, Outcome},
+    ledger::{AcquireNode, Admit, Outcome},
     waiter_list::Waiter,
     wake_list::WakeList,
 };
@@ -90,13 +90,15 @@ impl Acquiring {
                             max: Semaphore::MAX_PERMITS,
                         }));
                     }
-                    let admitted = match sem.try_acquire_fast(need) {
-                        Ok(()) => Admit::Granted,
-                        Err(Fast::Closed) => Admit::Closed,
-                        Err(Fast::Short) if need == 0 => Admit::Granted,
-                        Err(Fast::Short) => {
-                            sem.admit_or_enqueue(this.node.as_ref(), need, cx.waker())
+                    // The lock-free attempt already failed in `poll_acquire`.
+                    let admitted = if need == 0 {
+                        if sem.is_closed() {
+                            Admit::Closed
+                        } else {
+                            Admit::Granted
                         }
+                    } else {
+                        sem.admit_or_enqueue(this.node.as_ref(), need, cx.waker())
                     };
                     match admitted {
                         Admit::Granted => *this.phase = Phase::Holding,

@@ -154,9 +154,12 @@ impl Semaphore {
             }
             let next = if !fits {
                 // Parked in place: neither blocks others nor needs releases to lock.
-                state
+                break;
             } else if queues.eligible == 0 && free(state) >= n {
                 state - (n << SHIFT)
+            } else if state & FLAGS == FLAGS {
+                // Already flagged; with `QUEUED` set nobody else moves `free`.
+                break;
             } else {
                 state | QUEUED | SLOW_RELEASE
             };
@@ -244,12 +247,9 @@ impl Semaphore {
         if repaid > 0 {
             self.debt.store(debt - repaid, Ordering::Relaxed);
         }
-        let rest = n - repaid;
-        if rest > 0 {
-            // Debt and free permits never coexist: free was 0 if there was debt.
-            self.state.fetch_add(rest << SHIFT, Ordering::AcqRel);
-        }
-        self.settle(queues, wakers)
+        // Debt and free permits never coexist: free was 0 if there was debt. What is
+        // left after repaying goes straight to the waiters (or becomes free).
+        self.settle_with(queues, n - repaid, wakers)
     }
 
     /// Permits held right now (lock held, or a racy snapshot without it).
@@ -264,11 +264,23 @@ impl Semaphore {
     /// waiters in batches, so callers must not rely on state read before the call.
     pub(crate) fn settle<'a>(
         &'a self,
+        queues: MutexGuard<'a, Queues>,
+        wakers: &mut WakeList,
+    ) -> MutexGuard<'a, Queues> {
+        self.settle_with(queues, 0, wakers)
+    }
+
+    /// [`settle`](Self::settle) after returning `added` permits: they are handed to
+    /// waiters first and only the remainder is added to the free count, so a release
+    /// that is passed straight on costs no atomic update of the state word.
+    fn settle_with<'a>(
+        &'a self,
         mut queues: MutexGuard<'a, Queues>,
+        mut added: usize,
         wakers: &mut WakeList,
     ) -> MutexGuard<'a, Queues> {
         loop {
-            let batch_full = self.grant(&mut queues, wakers);
+            let batch_full = self.grant(&mut queues, std::mem::take(&mut added), wakers);
             if !batch_full {
                 break;
             }
@@ -300,13 +312,16 @@ impl Semaphore {
 
     /// One grant pass from the head of the queue. Returns `true` if it stopped because
     /// the wake batch is full (more grants may be possible).
-    fn grant(&self, queues: &mut Queues, wakers: &mut WakeList) -> bool {
+    fn grant(&self, queues: &mut Queues, added: usize, wakers: &mut WakeList) -> bool {
         if queues.eligible == 0 {
+            if added > 0 {
+                self.state.fetch_add(added << SHIFT, Ordering::AcqRel);
+            }
             return false;
         }
         let capacity = self.capacity.load(Ordering::Relaxed);
         // `QUEUED` is set (eligible > 0), so no fast acquirer changes `free` meanwhile.
-        let mut free = free(self.state.load(Ordering::Acquire));
+        let mut free = free(self.state.load(Ordering::Acquire)) + added;
         let mut taken = 0;
         let mut granted_weight = 0;
         let mut granted = 0;
@@ -330,8 +345,12 @@ impl Semaphore {
             wakers.push(node.waker.take());
             Visit::Unlink
         });
-        if taken > 0 {
-            self.state.fetch_sub(taken << SHIFT, Ordering::AcqRel);
+        if taken > added {
+            self.state
+                .fetch_sub((taken - added) << SHIFT, Ordering::AcqRel);
+        } else if added > taken {
+            self.state
+                .fetch_add((added - taken) << SHIFT, Ordering::AcqRel);
         }
         queues.eligible -= granted;
         queues.queued_weight -= granted_weight;

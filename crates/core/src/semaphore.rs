@@ -305,6 +305,8 @@ impl Semaphore {
         match self.try_acquire_fast(n) {
             Ok(()) => Ok(()),
             Err(Fast::Closed) => Err(TryAcquireError::Closed),
+            // Zero permits never wait, not even behind queued waiters.
+            Err(Fast::Short) if n == 0 => Ok(()),
             Err(Fast::Short) => {
                 let capacity = self.capacity();
                 if n > capacity {

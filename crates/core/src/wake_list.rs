@@ -1,21 +1,27 @@
 //! A fixed-size batch of wakers, filled under a lock and woken after it is released.
 
-use std::task::Waker;
+use std::{mem::ManuallyDrop, task::Waker};
 
 /// How many wakers are collected before the lock is dropped to wake them.
 const CAPACITY: usize = 32;
 
 /// Wakers to call once the lock is released (waking under the lock would let a woken
 /// task on another core spin on that lock).
-#[derive(Debug, Default)]
+///
+/// Slots at and past `len` are always `None`, so the array needs no drop glue of its
+/// own: `Drop` releases the first `len` slots and skips the other (empty) ones.
+#[derive(Debug)]
 pub(crate) struct WakeList {
-    wakers: [Option<Waker>; CAPACITY],
+    wakers: ManuallyDrop<[Option<Waker>; CAPACITY]>,
     len: usize,
 }
 
 impl WakeList {
     pub(crate) fn new() -> Self {
-        Self::default()
+        Self {
+            wakers: ManuallyDrop::new([const { None }; CAPACITY]),
+            len: 0,
+        }
     }
 
     /// Whether another waker can be pushed.
@@ -40,5 +46,14 @@ impl WakeList {
             }
         }
         self.len = 0;
+    }
+}
+
+impl Drop for WakeList {
+    fn drop(&mut self) {
+        // Normally empty (callers wake before dropping); on unwind, drop what is left.
+        for slot in &mut self.wakers[..self.len] {
+            drop(slot.take());
+        }
     }
 }
