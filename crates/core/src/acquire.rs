@@ -215,6 +215,20 @@ pin_project! {
     ///
     /// Dropping it gives up its queue place; permits already granted to it go to the
     /// next waiters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokio_test::{assert_pending, assert_ready_ok, task};
+    ///
+    /// let sem = weir_core::Semaphore::new(1);
+    /// let held = sem.try_acquire().unwrap();
+    /// let mut acquire = task::spawn(sem.acquire());
+    /// assert_pending!(acquire.poll()); // queued
+    /// drop(held);
+    /// assert!(acquire.is_woken());
+    /// assert_eq!(assert_ready_ok!(acquire.poll()).num_permits(), 1);
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct Acquire<'a> {
         sem: &'a Semaphore,
@@ -266,6 +280,20 @@ pin_project! {
     /// # Cancel safety
     ///
     /// As [`Acquire`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tokio_test::{assert_pending, task};
+    ///
+    /// let sem = Arc::new(weir_core::Semaphore::new(0));
+    /// let mut acquire = task::spawn(sem.clone().acquire_many_owned(2));
+    /// assert_pending!(acquire.poll());
+    /// assert_eq!(sem.waiting_permits(), 2);
+    /// drop(acquire); // cancelled: leaves the queue
+    /// assert_eq!(sem.waiters(), 0);
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct AcquireOwned {
         sem: Option<Arc<Semaphore>>,

@@ -309,6 +309,21 @@ pin_project! {
     /// # Cancel safety
     ///
     /// Dropping it leaves the count unchanged and gives up its queue place.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokio_test::{assert_pending, assert_ready_ok, task};
+    ///
+    /// let latch = weir_core::Latch::new(1);
+    /// latch.try_increment().unwrap();
+    /// let mut increment = task::spawn(latch.increment());
+    /// assert_pending!(increment.poll()); // window full
+    /// latch.decrement().unwrap();
+    /// assert!(increment.is_woken());
+    /// assert_ready_ok!(increment.poll());
+    /// assert_eq!(latch.count(), 1);
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct Increment<'a> {
         #[pin]

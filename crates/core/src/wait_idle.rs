@@ -19,6 +19,20 @@ pin_project! {
     /// # Cancel safety
     ///
     /// Dropping it only unregisters it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokio_test::{assert_pending, assert_ready, task};
+    ///
+    /// let sem = weir_core::Semaphore::new(2);
+    /// let held = sem.try_acquire_many(2).unwrap();
+    /// let mut idle = task::spawn(sem.wait_idle());
+    /// assert_pending!(idle.poll());
+    /// drop(held);
+    /// assert!(idle.is_woken());
+    /// assert_ready!(idle.poll());
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct WaitIdle<'a> {
         sem: &'a Semaphore,
