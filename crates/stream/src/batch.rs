@@ -50,8 +50,8 @@ pin_project! {
     pub struct Batch<S: Stream> {
         #[pin]
         upstream: S,
-        #[pin]
-        deadline: Option<Sleep>,
+        // Boxed so the adapter is `Unpin` when the upstream is; allocated once.
+        deadline: Option<Pin<Box<Sleep>>>,
         items: Vec<S::Item>,
         max_items: usize,
         max_wait: Duration,
@@ -83,9 +83,9 @@ impl<S: Stream> Stream for Batch<S> {
                 Poll::Ready(Some(item)) => {
                     if this.items.is_empty() {
                         let at = Instant::now() + *this.max_wait;
-                        match this.deadline.as_mut().as_pin_mut() {
-                            Some(sleep) => sleep.reset(at),
-                            None => this.deadline.set(Some(tokio::time::sleep_until(at))),
+                        match this.deadline {
+                            Some(sleep) => sleep.as_mut().reset(at),
+                            None => *this.deadline = Some(Box::pin(tokio::time::sleep_until(at))),
                         }
                         this.items.reserve(cap);
                     }
@@ -108,8 +108,8 @@ impl<S: Stream> Stream for Batch<S> {
         if *this.done {
             return Poll::Ready(Some(std::mem::take(this.items)));
         }
-        let deadline = this.deadline.as_pin_mut().expect("a batch has a deadline");
-        std::task::ready!(deadline.poll(cx));
+        let deadline = this.deadline.as_mut().expect("a batch has a deadline");
+        std::task::ready!(deadline.as_mut().poll(cx));
         Poll::Ready(Some(std::mem::take(this.items)))
     }
 

@@ -281,6 +281,10 @@ where
         match this.ready.pop_front() {
             Some(item) => {
                 this.unreported = 1;
+                if this.unreported >= this.batch {
+                    // n < 8: the item in hand's credit goes back right away.
+                    this.give_back();
+                }
                 Poll::Ready(Some(item))
             }
             None => Poll::Pending,

@@ -104,13 +104,15 @@ pin_project! {
     pub struct Throttle<S> {
         #[pin]
         upstream: S,
-        #[pin]
-        sleep: Option<Sleep>,
+        // Boxed so the adapter is `Unpin` when the upstream is; allocated on first wait.
+        sleep: Option<Pin<Box<Sleep>>>,
         interval: Duration,
         // `interval * (burst - 1)`: how far ahead of the schedule a burst may run.
         tolerance: Duration,
         // GCRA's theoretical arrival time: when the bucket would next be full-minus-one.
         tat: Option<Instant>,
+        // We slept for the current token: the timer's lateness is ours, not idleness.
+        waited: bool,
         done: bool,
     }
 }
@@ -124,6 +126,7 @@ impl<S> Throttle<S> {
             interval: rate.interval,
             tolerance: rate.interval.saturating_mul(burst_minus_one),
             tat: None,
+            waited: false,
             done: false,
         }
     }
@@ -143,19 +146,32 @@ impl<S: Stream> Stream for Throttle<S> {
             let allowed_at = this.tat.and_then(|tat| tat.checked_sub(*this.tolerance));
             match allowed_at {
                 Some(at) if at > now => {
-                    match this.sleep.as_mut().as_pin_mut() {
-                        Some(sleep) => sleep.reset(at),
-                        None => this.sleep.set(Some(tokio::time::sleep_until(at))),
-                    }
-                    let sleep = this.sleep.as_mut().as_pin_mut().expect("just set");
-                    std::task::ready!(sleep.poll(cx));
+                    let sleep = match this.sleep {
+                        Some(sleep) => {
+                            sleep.as_mut().reset(at);
+                            sleep
+                        }
+                        None => this.sleep.insert(Box::pin(tokio::time::sleep_until(at))),
+                    };
+                    *this.waited = true;
+                    std::task::ready!(sleep.as_mut().poll(cx));
                     continue;
                 }
                 _ => {}
             }
-            return match std::task::ready!(this.upstream.as_mut().poll_next(cx)) {
+            let next = this.upstream.as_mut().poll_next(cx);
+            let waited = std::mem::take(this.waited);
+            return match std::task::ready!(next) {
                 Some(item) => {
-                    let base = this.tat.map_or(now, |tat| tat.max(now));
+                    // GCRA: `tat = max(tat, now) + interval`. Except when we slept for
+                    // this token and the item was ready at once: then the wake-up's
+                    // lateness (tokio's 1 ms timer) must not be lost, or every rate
+                    // above ~1/ms with a small burst would undershoot (akka#23475).
+                    let base = match *this.tat {
+                        Some(tat) if waited => tat,
+                        Some(tat) => tat.max(now),
+                        None => now,
+                    };
                     *this.tat = Some(base + *this.interval);
                     Poll::Ready(Some(item))
                 }

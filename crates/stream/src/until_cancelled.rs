@@ -47,8 +47,8 @@ pin_project! {
         // `None` once cancelled or finished: dropped right away.
         #[pin]
         upstream: Option<S>,
-        #[pin]
-        cancelled: WaitForCancellationFutureOwned,
+        // Boxed so the adapter is `Unpin` when the upstream is.
+        cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
     }
 }
 
@@ -56,7 +56,7 @@ impl<S> UntilCancelled<S> {
     pub(crate) fn new(upstream: S, token: CancellationToken) -> Self {
         UntilCancelled {
             upstream: Some(upstream),
-            cancelled: token.cancelled_owned(),
+            cancelled: Box::pin(token.cancelled_owned()),
         }
     }
 }
@@ -69,7 +69,7 @@ impl<S: Stream> Stream for UntilCancelled<S> {
         let Some(upstream) = this.upstream.as_mut().as_pin_mut() else {
             return Poll::Ready(None);
         };
-        if this.cancelled.poll(cx).is_ready() {
+        if this.cancelled.as_mut().poll(cx).is_ready() {
             this.upstream.set(None);
             return Poll::Ready(None);
         }
