@@ -242,10 +242,11 @@ pub trait WeirStreamExt: Stream {
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// let start = tokio::time::Instant::now();
-    /// let rate = Rate::per_second(NonZeroU32::new(100).unwrap());
-    /// let n = futures::stream::iter(0..101).throttle(rate, NonZeroUsize::new(1).unwrap()).count().await;
-    /// assert_eq!(n, 101);
-    /// assert_eq!(start.elapsed(), Duration::from_secs(1));
+    /// let rate = Rate::per_second(NonZeroU32::new(10).unwrap());
+    /// let mut s = futures::stream::iter(0..11).throttle(rate, NonZeroUsize::new(1).unwrap());
+    /// while let Some(i) = s.next().await {
+    ///     assert_eq!(start.elapsed(), Duration::from_millis(100 * i));
+    /// }
     /// # }
     /// ```
     fn throttle(self, rate: Rate, burst: NonZeroUsize) -> Throttle<Self>

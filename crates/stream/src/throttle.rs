@@ -70,7 +70,9 @@ pin_project! {
     /// deadline, no token counter), on tokio's clock, so paused time tests it exactly.
     ///
     /// While waiting for a token the adapter does **not** poll the upstream: nothing
-    /// is held, and backpressure reaches the source. The timer has tokio's 1 ms
+    /// is held, and backpressure reaches the source. (So the upstream's end is seen
+    /// when the next token is due, up to one interval after the last item.) The
+    /// timer has tokio's 1 ms
     /// resolution; over time the rate is exact because deadlines are computed, not
     /// accumulated from wake-ups.
     ///
