@@ -1,0 +1,377 @@
+//! [`Builder`]: validated pool configuration.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use tokio::runtime::Handle;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use weir_core::Semaphore;
+
+use crate::{
+    close::CloseState,
+    error::ConfigError,
+    observer::Observer,
+    pool::Pool,
+    queue::Queue,
+    shared::{Shared, Workers},
+    stats::Counters,
+};
+
+/// What [`Pool::try_submit`] does when the queue is full.
+///
+/// Blocking submission ([`Pool::submit`] and friends) always waits for room; the
+/// policy applies only to `try_submit`.
+///
+/// # Examples
+///
+/// ```
+/// use weir_pool::{JobError, Overflow, Pool};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let pool = Pool::builder()
+///     .workers(1)
+///     .queue_capacity(1)
+///     .overflow(Overflow::EvictOldest)
+///     .build()
+///     .unwrap();
+/// let old = pool.try_submit(async { "old" }).unwrap();
+/// let new = pool.try_submit(async { "new" }).unwrap(); // evicts `old`
+/// assert!(matches!(old.await, Err(JobError::Dropped)));
+/// assert_eq!(new.await.unwrap(), "new");
+/// assert_eq!(pool.stats().evicted, 1);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Refuse the incoming job: `try_submit` returns
+    /// [`TrySubmitError::Full`](crate::TrySubmitError::Full) with it.
+    #[default]
+    RejectNewest,
+    /// Drop the oldest queued job to make room: its handle resolves to
+    /// [`JobError::Dropped`](crate::JobError::Dropped) and it is counted in `dropped`
+    /// and `evicted`. If every slot is held by a job in transit (none is queued to
+    /// evict), the incoming job is refused as `Full`.
+    EvictOldest,
+}
+
+/// Configures and builds a [`Pool`]. Every setting is validated by
+/// [`build`](Self::build).
+///
+/// | Setting | Default | Valid |
+/// |---|---|---|
+/// | [`workers`](Self::workers) | available parallelism | 1..=[`MAX_WORKERS`](Self::MAX_WORKERS) |
+/// | [`budget`](Self::budget) | the worker count | 1..=`Semaphore::MAX_PERMITS` |
+/// | [`queue_capacity`](Self::queue_capacity) | [`DEFAULT_QUEUE_CAPACITY`](Self::DEFAULT_QUEUE_CAPACITY) | 1..=`Semaphore::MAX_PERMITS` |
+/// | [`overflow`](Self::overflow) | [`Overflow::RejectNewest`] | |
+/// | [`run_timeout`](Self::run_timeout) | none | > 0 |
+/// | [`close_grace`](Self::close_grace) | [`DEFAULT_CLOSE_GRACE`](Self::DEFAULT_CLOSE_GRACE) | any |
+/// | [`observer`](Self::observer) | none | |
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use weir_pool::{ConfigError, Pool};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let pool = Pool::builder()
+///     .workers(4)
+///     .budget(8)
+///     .queue_capacity(100)
+///     .run_timeout(Duration::from_secs(30))
+///     .build()
+///     .unwrap();
+/// assert_eq!(pool.stats().budget, 8);
+///
+/// let err = Pool::builder().run_timeout(Duration::ZERO).build().unwrap_err();
+/// assert_eq!(err, ConfigError::ZeroDuration { field: "run_timeout" });
+/// # }
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder {
+    workers: Option<usize>,
+    budget: Option<usize>,
+    queue_capacity: usize,
+    overflow: Overflow,
+    run_timeout: Option<Duration>,
+    close_grace: Duration,
+    observer: Option<Arc<dyn Observer>>,
+}
+
+impl Builder {
+    /// The largest worker count.
+    pub const MAX_WORKERS: usize = 1 << 16;
+    /// The queue capacity unless set.
+    pub const DEFAULT_QUEUE_CAPACITY: usize = 256;
+    /// How long [`Pool::close`] lets jobs stop on their own after cancelling their
+    /// tokens at the deadline, before dropping them, unless set.
+    pub const DEFAULT_CLOSE_GRACE: Duration = Duration::from_millis(100);
+
+    /// A builder with the defaults in the table above.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = weir_pool::Builder::new().build().unwrap();
+    /// assert_eq!(pool.stats().queue_capacity, weir_pool::Builder::DEFAULT_QUEUE_CAPACITY);
+    /// # }
+    /// ```
+    pub fn new() -> Self {
+        Self {
+            workers: None,
+            budget: None,
+            queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
+            overflow: Overflow::default(),
+            run_timeout: None,
+            close_grace: Self::DEFAULT_CLOSE_GRACE,
+            observer: None,
+        }
+    }
+
+    /// The number of worker tasks, each running one job at a time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = weir_pool::Pool::builder().workers(3).build().unwrap();
+    /// assert_eq!(pool.stats().workers, 3);
+    /// # }
+    /// ```
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// The weight budget: the total weight of jobs that may run at once. Each job
+    /// holds its [weight](crate::Work::weight) while it runs. With the default
+    /// weight of 1 and a budget equal to the worker count, this is a plain
+    /// concurrency limit.
+    ///
+    /// Jobs get their weight in strict FIFO order: a heavy job at the head waits
+    /// until enough weight is free, and lighter jobs taken after it wait behind it
+    /// even when they would fit (head-of-line blocking). That is what keeps heavy
+    /// jobs from starving. If you need light jobs to overtake, use a pool per class.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = weir_pool::Pool::builder().workers(2).budget(10).build().unwrap();
+    /// assert_eq!(pool.stats().budget, 10);
+    /// # }
+    /// ```
+    pub fn budget(mut self, budget: usize) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// How many accepted jobs may wait to start. [`Pool::submit`] waits for room;
+    /// [`Pool::try_submit`] applies the [`overflow`](Self::overflow) policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = weir_pool::Pool::builder().queue_capacity(16).build().unwrap();
+    /// assert_eq!(pool.stats().queue_capacity, 16);
+    /// # }
+    /// ```
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// What `try_submit` does when the queue is full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_pool::{Overflow, Pool};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = Pool::builder().overflow(Overflow::EvictOldest).build();
+    /// assert!(pool.is_ok());
+    /// # }
+    /// ```
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// The default run timeout, for jobs that do not set their own (see
+    /// [`Job::timeout`](crate::Job::timeout)). Measured from the moment a job
+    /// starts; waiting in the queue does not count.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_pool::{JobError, Pool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let pool = Pool::builder().run_timeout(Duration::from_secs(1)).build().unwrap();
+    /// let slow = pool.submit(std::future::pending::<()>()).await.unwrap();
+    /// assert!(matches!(slow.await, Err(JobError::TimedOut)));
+    /// # }
+    /// ```
+    pub fn run_timeout(mut self, timeout: Duration) -> Self {
+        self.run_timeout = Some(timeout);
+        self
+    }
+
+    /// How long [`Pool::close`] waits, after its deadline has passed and it has
+    /// cancelled the jobs' tokens, for running jobs to return on their own before
+    /// dropping them. Zero drops them at the deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = weir_pool::Pool::builder().close_grace(Duration::from_secs(2)).build();
+    /// assert!(pool.is_ok());
+    /// # }
+    /// ```
+    pub fn close_grace(mut self, grace: Duration) -> Self {
+        self.close_grace = grace;
+        self
+    }
+
+    /// Receives every job's lifecycle events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_pool::{Observer, Pool, Refused};
+    ///
+    /// struct LogRefusals;
+    /// impl Observer for LogRefusals {
+    ///     fn on_refuse(&self, event: &Refused) {
+    ///         eprintln!("refused: {}", event.reason.as_str());
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = Pool::builder().observer(LogRefusals).build();
+    /// assert!(pool.is_ok());
+    /// # }
+    /// ```
+    pub fn observer(mut self, observer: impl Observer) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// Validates the settings and starts the pool's workers on the current Tokio
+    /// runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the first invalid setting and its value.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a Tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_pool::{ConfigError, Pool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// assert_eq!(
+    ///     Pool::builder().budget(0).build().unwrap_err(),
+    ///     ConfigError::Zero { field: "budget" },
+    /// );
+    /// assert_eq!(
+    ///     Pool::builder().workers(1 << 20).build().unwrap_err(),
+    ///     ConfigError::TooLarge { field: "workers", value: 1 << 20, max: 1 << 16 },
+    /// );
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn build(self) -> Result<Pool, ConfigError> {
+        let workers = self
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        validate_count("workers", workers, Self::MAX_WORKERS)?;
+        let budget = self.budget.unwrap_or(workers);
+        validate_count("budget", budget, Semaphore::MAX_PERMITS)?;
+        validate_count(
+            "queue_capacity",
+            self.queue_capacity,
+            Semaphore::MAX_PERMITS,
+        )?;
+        if self.run_timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::ZeroDuration {
+                field: "run_timeout",
+            });
+        }
+        let runtime = Handle::try_current().unwrap_or_else(|_| {
+            panic!("weir_pool::Builder::build must be called inside a Tokio runtime")
+        });
+        let shared = Arc::new(Shared {
+            queue: Queue::new(self.queue_capacity),
+            budget: Semaphore::new(budget),
+            counters: Counters::default(),
+            token: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            runtime,
+            workers: Workers::new(0),
+            run_timeout: self.run_timeout,
+            overflow: self.overflow,
+            close_grace: self.close_grace,
+            observer: self.observer,
+            close: CloseState::new(),
+        });
+        shared.set_workers(workers);
+        Ok(Pool::from_shared(shared))
+    }
+}
+
+/// Checks a count setting: at least 1, at most `max`.
+pub(crate) fn validate_count(
+    field: &'static str,
+    value: usize,
+    max: usize,
+) -> Result<(), ConfigError> {
+    if value == 0 {
+        Err(ConfigError::Zero { field })
+    } else if value > max {
+        Err(ConfigError::TooLarge { field, value, max })
+    } else {
+        Ok(())
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("workers", &self.workers)
+            .field("budget", &self.budget)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("overflow", &self.overflow)
+            .field("run_timeout", &self.run_timeout)
+            .field("close_grace", &self.close_grace)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}

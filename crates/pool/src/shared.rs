@@ -1,0 +1,307 @@
+//! The state every pool handle, job handle and worker shares, and the admission
+//! and discard paths that keep the counters and the handles in step.
+
+use std::{
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::{runtime::Handle, time::Instant};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::Span;
+use weir_core::{Semaphore, TryAcquireError};
+
+use crate::{
+    builder::Overflow,
+    close::CloseState,
+    error::TrySubmitError,
+    handle::{JobError, JobHandle},
+    job::{JobId, RunTimeout, Work},
+    observer::{DropReason, Dropped, Observer, RefuseReason, Refused, Submitted},
+    queue::{Entry, EvictError, Queue},
+    stats::Counters,
+    task::{Cell, Task},
+    worker,
+};
+
+pub(crate) struct Shared {
+    pub(crate) queue: Queue,
+    /// The weight budget: a job runs only while it holds its weight.
+    pub(crate) budget: Semaphore,
+    pub(crate) counters: Counters,
+    /// Parent of every job's token; cancelled when a close deadline passes (and
+    /// when a close completes).
+    pub(crate) token: CancellationToken,
+    /// Cancelled when a close's grace runs out: running jobs are dropped.
+    pub(crate) abort: CancellationToken,
+    /// The worker tasks.
+    pub(crate) tracker: TaskTracker,
+    pub(crate) runtime: Handle,
+    pub(crate) workers: Workers,
+    pub(crate) run_timeout: Option<Duration>,
+    pub(crate) overflow: Overflow,
+    pub(crate) close_grace: Duration,
+    pub(crate) observer: Option<Arc<dyn Observer>>,
+    pub(crate) close: CloseState,
+}
+
+/// Worker-count bookkeeping. Growing spawns at once; shrinking is lazy: a worker
+/// retires when it next looks for a job and more are alive than wanted.
+pub(crate) struct Workers {
+    pub(crate) target: AtomicUsize,
+    pub(crate) live: AtomicUsize,
+    next_id: AtomicUsize,
+    /// Serialises resizes, so two growers do not both spawn for the same gap.
+    resize: Mutex<()>,
+}
+
+impl Workers {
+    pub(crate) fn new(target: usize) -> Self {
+        Self {
+            target: AtomicUsize::new(target),
+            live: AtomicUsize::new(0),
+            next_id: AtomicUsize::new(0),
+            resize: Mutex::new(()),
+        }
+    }
+
+    /// Claims one retirement if more workers are alive than wanted.
+    pub(crate) fn try_retire(&self) -> bool {
+        let target = self.target.load(Ordering::Acquire);
+        self.live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                (live > target).then(|| live - 1)
+            })
+            .is_ok()
+    }
+}
+
+impl Shared {
+    /// Sets the worker target, spawning the missing workers or waking idle ones so
+    /// the extra retire.
+    pub(crate) fn set_workers(self: &Arc<Self>, n: usize) {
+        let _resize = self
+            .workers
+            .resize
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.workers.target.store(n, Ordering::Release);
+        let live = self.workers.live.load(Ordering::Acquire);
+        if live < n && !self.queue.is_closed() {
+            for _ in live..n {
+                self.spawn_worker();
+            }
+        } else if live > n {
+            self.queue.wake_idle();
+        }
+    }
+
+    fn spawn_worker(self: &Arc<Self>) {
+        let id = self.workers.next_id.fetch_add(1, Ordering::Relaxed);
+        self.workers.live.fetch_add(1, Ordering::AcqRel);
+        self.tracker
+            .spawn_on(worker::run(self.clone(), id), &self.runtime);
+    }
+
+    fn timeout_for(&self, timeout: RunTimeout) -> Option<Duration> {
+        match timeout {
+            RunTimeout::PoolDefault => self.run_timeout,
+            RunTimeout::Never => None,
+            RunTimeout::After(d) => Some(d),
+        }
+    }
+
+    /// Whether a job of this weight could ever run under the current budget.
+    pub(crate) fn fits(&self, weight: usize) -> bool {
+        weight <= self.budget.capacity()
+    }
+
+    pub(crate) fn now(&self) -> Option<Instant> {
+        self.observer.as_ref().map(|_| Instant::now())
+    }
+
+    /// Builds the queue entry for `job` and pushes it with `push`. Called with a
+    /// queue slot held (or, for eviction, with the evicted job's slot to take over);
+    /// no await happens between winning the slot and pushing.
+    fn admit<W, R>(
+        self: &Arc<Self>,
+        job: W,
+        push: impl FnOnce(&Queue, &Counters, &mut dyn FnMut(JobId) -> Entry) -> R,
+    ) -> (R, Option<JobHandle<W::Output>>, Option<W>)
+    where
+        W: Work,
+        R: AdmitResult,
+    {
+        let weight = job.weight();
+        let timeout = self.timeout_for(job.timeout());
+        let cell = Arc::new(Cell::new());
+        let enqueued_at = self.now();
+        // Built outside the queue lock; moved into the entry only if it is pushed.
+        let mut parts = Some((Box::pin(Task::new(job, cell.clone())), Span::current()));
+        let mut make = |id| {
+            let (task, span) = parts.take().expect("entry built twice");
+            Entry {
+                id,
+                weight,
+                timeout,
+                enqueued_at,
+                span,
+                task,
+            }
+        };
+        let result = push(&self.queue, &self.counters, &mut make);
+        match (result.id(), parts) {
+            (Some(id), None) => {
+                if let Some(observer) = &self.observer {
+                    observer.on_submit(&Submitted { id, weight });
+                }
+                tracing::trace!(job.id = id.0, job.weight = weight, "job submitted");
+                (result, Some(JobHandle::new(cell, self.clone(), id)), None)
+            }
+            (_, Some((mut task, _))) => {
+                let job = task.as_mut().take_work();
+                (result, None, Some(job))
+            }
+            (None, None) => unreachable!("entry built but not queued"),
+        }
+    }
+
+    /// Enqueues `job` into the slot the caller holds; gives the job back (and frees
+    /// the slot) if the queue closed meanwhile.
+    pub(crate) fn enqueue<W: Work>(self: &Arc<Self>, job: W) -> Result<JobHandle<W::Output>, W> {
+        let weight = job.weight();
+        let (_, handle, job) = self.admit(job, |queue, counters, make| queue.push(counters, make));
+        match (handle, job) {
+            (Some(handle), _) => Ok(handle),
+            (None, Some(job)) => {
+                self.release_slot();
+                self.refuse(RefuseReason::Closed, weight);
+                Err(job)
+            }
+            (None, None) => unreachable!(),
+        }
+    }
+
+    fn release_slot(&self) {
+        let released = self.queue.slots().decrement();
+        debug_assert!(released.is_ok(), "queue slot count out of step");
+    }
+
+    pub(crate) fn try_submit<W: Work>(
+        self: &Arc<Self>,
+        job: W,
+    ) -> Result<JobHandle<W::Output>, TrySubmitError<W>> {
+        let weight = job.weight();
+        if !self.fits(weight) {
+            self.refuse(RefuseReason::TooHeavy, weight);
+            return Err(TrySubmitError::TooHeavy(job));
+        }
+        match self.queue.slots().try_increment() {
+            Ok(()) => self.enqueue(job).map_err(TrySubmitError::Closed),
+            Err(TryAcquireError::Closed) => {
+                self.refuse(RefuseReason::Closed, weight);
+                Err(TrySubmitError::Closed(job))
+            }
+            Err(_) if self.overflow == Overflow::EvictOldest => self.enqueue_evicting(job),
+            Err(_) => {
+                self.refuse(RefuseReason::Full, weight);
+                Err(TrySubmitError::Full(job))
+            }
+        }
+    }
+
+    fn enqueue_evicting<W: Work>(
+        self: &Arc<Self>,
+        job: W,
+    ) -> Result<JobHandle<W::Output>, TrySubmitError<W>> {
+        let weight = job.weight();
+        let (result, handle, job) = self.admit(job, |queue, counters, make| {
+            queue.push_evicting(counters, make)
+        });
+        match (result, handle, job) {
+            (Ok((_, evicted)), Some(handle), _) => {
+                self.discard(evicted, DropReason::Evicted);
+                Ok(handle)
+            }
+            (Err(EvictError::Closed), _, Some(job)) => {
+                self.refuse(RefuseReason::Closed, weight);
+                Err(TrySubmitError::Closed(job))
+            }
+            (Err(EvictError::Empty), _, Some(job)) => {
+                self.refuse(RefuseReason::Full, weight);
+                Err(TrySubmitError::Full(job))
+            }
+            _ => unreachable!("eviction result and job out of step"),
+        }
+    }
+
+    /// Counts, observes and traces a refused submission.
+    pub(crate) fn refuse(&self, reason: RefuseReason, weight: usize) {
+        self.counters.refused(reason);
+        if let Some(observer) = &self.observer {
+            observer.on_refuse(&Refused { reason, weight });
+        }
+        tracing::debug!(reason = reason.as_str(), job.weight = weight, "job refused");
+    }
+
+    /// Ends a job that never started.
+    pub(crate) fn discard(&self, mut entry: Entry, reason: DropReason) {
+        let error = match reason {
+            DropReason::Cancelled => JobError::Cancelled,
+            DropReason::Evicted | DropReason::Closed => JobError::Dropped,
+        };
+        entry.task.as_mut().abandon(error);
+        self.counters.dropped(reason);
+        if let Some(observer) = &self.observer {
+            let queue_wait = entry.enqueued_at.map_or(Duration::ZERO, |t| t.elapsed());
+            observer.on_drop(&Dropped {
+                id: entry.id,
+                reason,
+                queue_wait,
+            });
+        }
+        tracing::debug!(
+            job.id = entry.id.0,
+            reason = reason.as_str(),
+            "job dropped before it started"
+        );
+        entry.task.as_mut().publish();
+    }
+
+    /// A handle's `cancel`: takes the job out of the queue if it is still there.
+    pub(crate) fn cancel_queued(&self, id: JobId) {
+        if let Some(entry) = self.queue.remove(id) {
+            self.discard(entry, DropReason::Cancelled);
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Only reachable with jobs still queued if the worker tasks were dropped
+        // (runtime shutdown): resolve their handles and keep the counts whole.
+        for entry in self.queue.drain() {
+            self.discard(entry, DropReason::Closed);
+        }
+    }
+}
+
+/// What a queue push reports, so [`Shared::admit`] can tell whether it took the job.
+trait AdmitResult {
+    fn id(&self) -> Option<JobId>;
+}
+
+impl AdmitResult for Option<JobId> {
+    fn id(&self) -> Option<JobId> {
+        *self
+    }
+}
+
+impl AdmitResult for Result<(JobId, Entry), EvictError> {
+    fn id(&self) -> Option<JobId> {
+        self.as_ref().ok().map(|(id, _)| *id)
+    }
+}

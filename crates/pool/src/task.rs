@@ -1,0 +1,281 @@
+//! The type-erased job that the queue and the workers move around ([`Runnable`]),
+//! and the [`Cell`] through which its [`JobHandle`](crate::JobHandle) receives the
+//! outcome and asks for cancellation.
+
+use std::{
+    future::Future,
+    mem,
+    panic::{self, AssertUnwindSafe},
+    pin::Pin,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll, Waker},
+};
+
+use pin_project_lite::pin_project;
+
+use crate::{
+    handle::{JobError, Panic},
+    job::{JobContext, Work},
+};
+
+/// Shared by a job and its handle: the outcome slot, the handle's waker, and the
+/// cancellation request with the waker of the worker that holds the job.
+pub(crate) struct Cell<T> {
+    cancel: AtomicBool,
+    state: Mutex<State<T>>,
+}
+
+struct State<T> {
+    slot: Slot<T>,
+    /// The task awaiting the handle.
+    handle: Option<Waker>,
+    /// The worker holding the job, registered only once the job is pending (so a job
+    /// that finishes on its first poll never pays for it).
+    runner: Option<Waker>,
+}
+
+enum Slot<T> {
+    Empty,
+    Ready(Result<T, JobError>),
+    Taken,
+}
+
+impl<T> Cell<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            cancel: AtomicBool::new(false),
+            state: Mutex::new(State {
+                slot: Slot::Empty,
+                handle: None,
+                runner: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // No user code runs under this lock (values are dropped and wakers woken
+        // after it is released), so poisoning cannot leave it inconsistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records a cancellation request and wakes the worker holding the job, if any.
+    pub(crate) fn request_cancel(&self) {
+        self.cancel.store(true, Ordering::Release);
+        let runner = self.lock().runner.take();
+        if let Some(runner) = runner {
+            runner.wake();
+        }
+    }
+
+    pub(crate) fn cancel_requested(&self) -> bool {
+        self.cancel.load(Ordering::Acquire)
+    }
+
+    /// Registers the worker's waker for cancellation requests. Returns whether a
+    /// cancellation was requested (checked after registering, so none is missed).
+    pub(crate) fn arm(&self, waker: &Waker) -> bool {
+        let old = {
+            let mut state = self.lock();
+            match &state.runner {
+                Some(w) if w.will_wake(waker) => None,
+                _ => state.runner.replace(waker.clone()),
+            }
+        };
+        drop(old);
+        self.cancel_requested()
+    }
+
+    /// Stores the outcome and wakes the handle.
+    pub(crate) fn publish(&self, outcome: Result<T, JobError>) {
+        let (handle, runner) = {
+            let mut state = self.lock();
+            debug_assert!(
+                matches!(state.slot, Slot::Empty),
+                "job outcome published twice"
+            );
+            state.slot = Slot::Ready(outcome);
+            (state.handle.take(), state.runner.take())
+        };
+        drop(runner);
+        if let Some(handle) = handle {
+            handle.wake();
+        }
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        !matches!(self.lock().slot, Slot::Empty)
+    }
+
+    #[track_caller]
+    pub(crate) fn poll_outcome(&self, cx: &mut Context<'_>) -> Poll<Result<T, JobError>> {
+        let mut state = self.lock();
+        match mem::replace(&mut state.slot, Slot::Taken) {
+            Slot::Ready(outcome) => Poll::Ready(outcome),
+            Slot::Empty => {
+                state.slot = Slot::Empty;
+                match &state.handle {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => state.handle = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            Slot::Taken => panic!("JobHandle polled after it completed"),
+        }
+    }
+}
+
+/// How a started job's future ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    Completed,
+    Failed,
+    Panicked,
+}
+
+/// A job with its output type erased, so one queue can hold every kind of job.
+pub(crate) trait Runnable: Send {
+    /// Whether [`start`](Self::start) needs a cancellation token in its context.
+    fn needs_token(&self) -> bool;
+
+    /// Turns the work into its future.
+    fn start(self: Pin<&mut Self>, cx: JobContext);
+
+    /// Polls the started future, catching panics. On `Ready` the future has been
+    /// dropped and the outcome is stashed for [`publish`](Self::publish).
+    fn poll_run(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended>;
+
+    /// Drops the work or its future (catching panics) and stashes `error`.
+    fn abandon(self: Pin<&mut Self>, error: JobError);
+
+    /// Hands the stashed outcome to the handle.
+    fn publish(self: Pin<&mut Self>);
+
+    fn cancel_requested(&self) -> bool;
+
+    fn arm(&self, waker: &Waker) -> bool;
+}
+
+pin_project! {
+    /// The concrete job behind a [`Runnable`].
+    pub(crate) struct Task<W: Work> {
+        work: Option<W>,
+        #[pin]
+        future: Option<W::Future>,
+        outcome: Option<Result<W::Output, JobError>>,
+        published: bool,
+        cell: Arc<Cell<W::Output>>,
+    }
+
+    impl<W: Work> PinnedDrop for Task<W> {
+        fn drop(this: Pin<&mut Self>) {
+            // Safety net: a job lost without going through a worker (the runtime shut
+            // down) still resolves its handle.
+            let this = this.project();
+            if !*this.published {
+                let error = if this.work.is_some() { JobError::Dropped } else { JobError::Cancelled };
+                this.cell.publish(Err(error));
+            }
+        }
+    }
+}
+
+impl<W: Work> Task<W> {
+    pub(crate) fn new(work: W, cell: Arc<Cell<W::Output>>) -> Self {
+        Self {
+            work: Some(work),
+            future: None,
+            outcome: None,
+            published: false,
+            cell,
+        }
+    }
+
+    /// Takes the work back out of a job that was never queued.
+    pub(crate) fn take_work(self: Pin<&mut Self>) -> W {
+        let this = self.project();
+        *this.published = true; // nothing to tell: the caller gets the job back
+        this.work.take().expect("work taken twice")
+    }
+}
+
+impl<W: Work> Runnable for Task<W> {
+    fn needs_token(&self) -> bool {
+        W::NEEDS_TOKEN
+    }
+
+    fn start(self: Pin<&mut Self>, cx: JobContext) {
+        let mut this = self.project();
+        let work = this.work.take().expect("job started twice");
+        match panic::catch_unwind(AssertUnwindSafe(|| work.start(cx))) {
+            Ok(future) => this.future.set(Some(future)),
+            Err(payload) => *this.outcome = Some(Err(JobError::Panicked(Panic::new(payload)))),
+        }
+    }
+
+    fn poll_run(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended> {
+        let mut this = self.project();
+        let Some(future) = this.future.as_mut().as_pin_mut() else {
+            // `start` panicked; the outcome is stashed already.
+            return Poll::Ready(Ended::Panicked);
+        };
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| {
+            future
+                .poll(cx)
+                .map(|output| (W::is_failure(&output), output))
+        }));
+        let outcome = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready((failed, output))) => Ok((failed, output)),
+            Err(payload) => Err(payload),
+        };
+        // Drop the future now, before the job's weight goes back to the budget.
+        let dropped = panic::catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
+        let (ended, outcome) = match (outcome, dropped) {
+            (Ok((failed, output)), Ok(())) => (
+                if failed {
+                    Ended::Failed
+                } else {
+                    Ended::Completed
+                },
+                Ok(output),
+            ),
+            (Err(payload), _) | (Ok(_), Err(payload)) => (
+                Ended::Panicked,
+                Err(JobError::Panicked(Panic::new(payload))),
+            ),
+        };
+        *this.outcome = Some(outcome);
+        Poll::Ready(ended)
+    }
+
+    fn abandon(self: Pin<&mut Self>, error: JobError) {
+        let mut this = self.project();
+        let work = this.work.take();
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+            drop(work);
+            this.future.set(None);
+        }));
+        *this.outcome = Some(Err(error));
+    }
+
+    fn publish(self: Pin<&mut Self>) {
+        let this = self.project();
+        let outcome = this
+            .outcome
+            .take()
+            .expect("job published without an outcome");
+        *this.published = true;
+        this.cell.publish(outcome);
+    }
+
+    fn cancel_requested(&self) -> bool {
+        self.cell.cancel_requested()
+    }
+
+    fn arm(&self, waker: &Waker) -> bool {
+        self.cell.arm(waker)
+    }
+}

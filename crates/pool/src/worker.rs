@@ -1,0 +1,245 @@
+//! The worker task: take the oldest job, wait for its weight, run it, record its
+//! fate; repeat until the queue is closed and empty or the worker is retired.
+
+use std::{
+    future::{Future, poll_fn},
+    pin::pin,
+    sync::{Arc, atomic::Ordering},
+    task::Poll,
+    time::Duration,
+};
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use weir_core::Permit;
+
+use crate::{
+    handle::JobError,
+    job::JobContext,
+    observer::{DropReason, Finished, Outcome, Started},
+    queue::Entry,
+    shared::Shared,
+    task::Ended,
+};
+
+enum Next {
+    Job(Entry),
+    Closed,
+    Retired,
+}
+
+/// The worker task's body.
+pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
+    loop {
+        let next = poll_fn(|cx| {
+            if shared.workers.try_retire() {
+                shared.queue.retire(id);
+                return Poll::Ready(Next::Retired);
+            }
+            shared
+                .queue
+                .poll_pop(id, cx)
+                .map(|entry| entry.map_or(Next::Closed, Next::Job))
+        })
+        .await;
+        match next {
+            Next::Job(entry) => run_job(&shared, entry).await,
+            Next::Closed => {
+                shared.workers.live.fetch_sub(1, Ordering::AcqRel);
+                return;
+            }
+            Next::Retired => return,
+        }
+    }
+}
+
+/// A job a worker has taken. Whatever happens (including the worker task being
+/// dropped by a runtime shutdown), it ends exactly once, through `finish` or
+/// `Shared::discard`.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    entry: Option<Entry>,
+    permit: Option<Permit<'a>>,
+    started: bool,
+    started_at: Option<Instant>,
+    /// The job's own token, when its work asked for one.
+    token: Option<CancellationToken>,
+}
+
+impl InFlight<'_> {
+    fn entry(&mut self) -> &mut Entry {
+        self.entry.as_mut().expect("job already ended")
+    }
+
+    fn discard(&mut self, reason: DropReason) {
+        let entry = self.entry.take().expect("job already ended");
+        self.shared.discard(entry, reason);
+    }
+
+    fn start(&mut self) -> tracing::Span {
+        let shared = self.shared;
+        self.started = true;
+        self.started_at = shared.now();
+        shared.counters.started();
+        let entry = self.entry.as_mut().expect("job already ended");
+        let (id, weight) = (entry.id, entry.weight);
+        if let Some(observer) = &shared.observer {
+            let queue_wait = match (entry.enqueued_at, self.started_at) {
+                (Some(queued), Some(started)) => started - queued,
+                _ => Duration::ZERO,
+            };
+            observer.on_start(&Started {
+                id,
+                weight,
+                queue_wait,
+            });
+        }
+        let span = tracing::debug_span!(parent: &entry.span, "job", id = id.0, weight);
+        let token = entry.task.needs_token().then(|| shared.token.child_token());
+        let cx = JobContext::new(id, weight, token.clone());
+        self.token = token;
+        {
+            let _enter = span.enter();
+            tracing::trace!("job started");
+            entry.task.as_mut().start(cx);
+        }
+        span
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        let shared = self.shared;
+        let mut entry = self.entry.take().expect("job already ended");
+        match outcome {
+            Outcome::TimedOut | Outcome::Cancelled => {
+                let error = if outcome == Outcome::TimedOut {
+                    JobError::TimedOut
+                } else {
+                    JobError::Cancelled
+                };
+                entry.task.as_mut().abandon(error);
+                if let Some(token) = self.token.take() {
+                    token.cancel();
+                }
+            }
+            Outcome::Completed | Outcome::Failed | Outcome::Panicked => {}
+        }
+        // The weight goes back before the outcome is visible, so a caller that saw
+        // the outcome also sees the budget free (and the counters moved).
+        drop(self.permit.take());
+        shared.counters.finished(outcome);
+        if let Some(observer) = &shared.observer {
+            let run_time = self.started_at.map_or(Duration::ZERO, |t| t.elapsed());
+            observer.on_finish(&Finished {
+                id: entry.id,
+                outcome,
+                run_time,
+            });
+        }
+        tracing::trace!(
+            job.id = entry.id.0,
+            outcome = outcome.as_str(),
+            "job finished"
+        );
+        entry.task.as_mut().publish();
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.entry.is_some() {
+            if self.started {
+                self.finish(Outcome::Cancelled);
+            } else {
+                self.discard(DropReason::Closed);
+            }
+        }
+    }
+}
+
+async fn run_job(shared: &Shared, entry: Entry) {
+    let mut job = InFlight {
+        shared,
+        entry: Some(entry),
+        permit: None,
+        started: false,
+        started_at: None,
+        token: None,
+    };
+
+    // 1. Wait for the job's weight, unless it is cancelled or the close deadline
+    //    passes first (then it never starts).
+    let weight = job.entry().weight;
+    let acquired = {
+        let mut acquire = pin!(shared.budget.acquire_many(weight));
+        let mut deadline = pin!(None);
+        let job = &mut job; // a unique borrow: `InFlight` is `Send` but not `Sync`
+        poll_fn(|cx| {
+            let task = &job.entry.as_mut().expect("job already ended").task;
+            if task.cancel_requested() {
+                return Poll::Ready(Err(DropReason::Cancelled));
+            }
+            if shared.token.is_cancelled() {
+                return Poll::Ready(Err(DropReason::Closed));
+            }
+            if let Poll::Ready(acquired) = acquire.as_mut().poll(cx) {
+                // The budget is never closed; treat it as the pool closing anyway.
+                return Poll::Ready(acquired.map_err(|_| DropReason::Closed));
+            }
+            if task.arm(cx.waker()) {
+                return Poll::Ready(Err(DropReason::Cancelled));
+            }
+            if deadline.is_none() {
+                deadline.set(Some(shared.token.cancelled()));
+            }
+            match deadline.as_mut().as_pin_mut().map(|d| d.poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(Err(DropReason::Closed)),
+                _ => Poll::Pending,
+            }
+        })
+        .await
+    };
+    match acquired {
+        Ok(permit) => job.permit = Some(permit),
+        Err(reason) => return job.discard(reason),
+    }
+
+    // 2. Run it, until it ends, is cancelled, times out, or the close grace runs out.
+    let span = job.start();
+    let timeout = job.entry().timeout;
+    let mut sleep = pin!(timeout.map(tokio::time::sleep));
+    let mut abort = pin!(None);
+    let outcome = poll_fn(|cx| {
+        let entry = job.entry.as_mut().expect("job already ended");
+        if entry.task.cancel_requested() || shared.abort.is_cancelled() {
+            return Poll::Ready(Outcome::Cancelled);
+        }
+        let polled = {
+            let _enter = span.enter();
+            entry.task.as_mut().poll_run(cx)
+        };
+        if let Poll::Ready(ended) = polled {
+            return Poll::Ready(match ended {
+                Ended::Completed => Outcome::Completed,
+                Ended::Failed => Outcome::Failed,
+                Ended::Panicked => Outcome::Panicked,
+            });
+        }
+        // Pending: only now pay for the wake-up registrations.
+        if entry.task.arm(cx.waker()) {
+            return Poll::Ready(Outcome::Cancelled);
+        }
+        if abort.is_none() {
+            abort.set(Some(shared.abort.cancelled()));
+        }
+        if let Some(Poll::Ready(())) = abort.as_mut().as_pin_mut().map(|a| a.poll(cx)) {
+            return Poll::Ready(Outcome::Cancelled);
+        }
+        if let Some(Poll::Ready(())) = sleep.as_mut().as_pin_mut().map(|s| s.poll(cx)) {
+            return Poll::Ready(Outcome::TimedOut);
+        }
+        Poll::Pending
+    })
+    .await;
+    let _enter = span.enter();
+    job.finish(outcome);
+}
