@@ -124,7 +124,7 @@ submit_error! {
     /// let pool = Pool::builder().workers(1).build().unwrap();
     /// pool.close(Instant::now() + Duration::from_secs(1)).await;
     /// let err = pool.submit(std::future::ready(5)).await.unwrap_err();
-    /// assert!(err.is_closed());
+    /// assert!(matches!(err, SubmitError::Closed(_)));
     /// assert_eq!(err.into_inner().await, 5);
     /// # }
     /// ```
@@ -150,7 +150,7 @@ submit_error! {
     /// let pool = Pool::builder().workers(1).queue_capacity(1).build().unwrap();
     /// pool.try_submit(std::future::ready(1)).unwrap();
     /// let err = pool.try_submit(std::future::ready(2)).unwrap_err();
-    /// assert!(err.is_full());
+    /// assert!(matches!(err, TrySubmitError::Full(_)));
     /// assert_eq!(err.into_inner().await, 2);
     /// # }
     /// ```

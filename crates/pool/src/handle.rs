@@ -41,7 +41,6 @@ use crate::{job::JobId, shared::Shared, task::Cell};
 /// assert_eq!(err.into_panic().unwrap().message(), Some("boom"));
 /// # }
 /// ```
-#[must_use = "dropping a JobHandle detaches the job; await it or call cancel()"]
 pub struct JobHandle<T> {
     cell: Arc<Cell<T>>,
     shared: Arc<Shared>,
