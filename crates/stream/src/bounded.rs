@@ -74,6 +74,8 @@ pub struct Bounded<S: Stream> {
     /// Items yielded whose credits have not been given back yet.
     unreported: usize,
     batch: usize,
+    /// Consecutive polls that found nothing while the producer was busy.
+    spins: u32,
     finished: bool,
 }
 
@@ -85,8 +87,17 @@ struct Shared<T> {
     gauge: Arc<Gauge>,
 }
 
+/// How many times in a row one side yields (instead of parking) while the other
+/// side is busy and about to hand it something. Parking costs a cross-thread
+/// wake-up (a futex, microseconds); a yield costs a trip through the scheduler, and
+/// other tasks run in between. Bounded, so a genuinely idle side still parks.
+const SPIN_LIMIT: u32 = 16;
+
 struct State<T> {
     queue: VecDeque<T>,
+    /// The producer is inside its poll with credits (not parked, not waiting on
+    /// the upstream): items are coming.
+    producing: bool,
     /// Credits given back by the consumer, not yet picked up by the producer.
     returned: usize,
     producer: Option<Waker>,
@@ -164,6 +175,7 @@ impl<S: Stream> Bounded<S> {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     queue: VecDeque::new(),
+                    producing: false,
                     returned: 0,
                     producer: None,
                     consumer: None,
@@ -179,6 +191,7 @@ impl<S: Stream> Bounded<S> {
             ready: VecDeque::new(),
             unreported: 0,
             batch: (n / 4).clamp(1, 1024),
+            spins: 0,
             finished: false,
         }
     }
@@ -234,6 +247,7 @@ where
                 local: Vec::with_capacity(this.batch),
                 credits: this.shared.gauge.capacity,
                 batch: this.batch,
+                spins: 0,
                 done: false,
             };
             this.task = Some(tokio::spawn(producer));
@@ -254,9 +268,13 @@ where
             };
             std::mem::swap(&mut st.queue, &mut this.ready);
             let end = if !this.ready.is_empty() {
+                this.spins = 0;
                 None
             } else if st.end.is_running() {
-                if !st
+                if st.producing && this.spins < SPIN_LIMIT {
+                    this.spins += 1;
+                    cx.waker().wake_by_ref();
+                } else if !st
                     .consumer
                     .as_ref()
                     .is_some_and(|w| w.will_wake(cx.waker()))
@@ -340,6 +358,7 @@ pin_project! {
         local: Vec<S::Item>,
         credits: usize,
         batch: usize,
+        spins: u32,
         done: bool,
     }
 
@@ -375,7 +394,7 @@ impl<T> Shared<T> {
         &self,
         local: &mut Vec<T>,
         credits: &mut usize,
-        park: Option<&Waker>,
+        park: Option<(&Waker, &mut u32)>,
         end: Option<End>,
     ) -> HandOver {
         let (consumer, out) = {
@@ -389,11 +408,21 @@ impl<T> Shared<T> {
             }
             *credits += std::mem::take(&mut st.returned);
             let mut out = HandOver::Continue;
-            if let Some(waker) = park {
-                if *credits == 0 {
+            st.producing = end.is_none();
+            if let Some((waker, spins)) = park {
+                if *credits > 0 {
+                    *spins = 0;
+                } else if st.consumer.is_none() && *spins < SPIN_LIMIT {
+                    // The consumer is busy taking items: credits are coming.
+                    *spins += 1;
+                    st.producing = false;
+                    waker.wake_by_ref();
+                    out = HandOver::Park;
+                } else {
                     if !st.producer.as_ref().is_some_and(|w| w.will_wake(waker)) {
                         st.producer = Some(waker.clone());
                     }
+                    st.producing = false;
                     out = HandOver::Park;
                 }
             }
@@ -422,12 +451,14 @@ impl<S: Stream> Producer<S> {
         local: &mut Vec<S::Item>,
         credits: &mut usize,
         batch: usize,
+        spins: &mut u32,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
         let mut taken = 0;
         loop {
             if *credits == 0 || local.len() >= batch {
-                if let HandOver::Park = shared.hand_over(local, credits, Some(cx.waker()), None) {
+                let park = Some((cx.waker(), &mut *spins));
+                if let HandOver::Park = shared.hand_over(local, credits, park, None) {
                     return Poll::Pending;
                 }
             }
@@ -445,9 +476,11 @@ impl<S: Stream> Producer<S> {
                 // The caller hands `local` over together with the end.
                 Poll::Ready(None) => return Poll::Ready(()),
                 Poll::Pending => {
+                    // Waiting on the upstream: not `producing`, so the consumer parks.
                     if !local.is_empty() {
                         shared.hand_over(local, credits, None, None);
                     }
+                    lock(&shared.state).producing = false;
                     return Poll::Pending;
                 }
             }
@@ -464,10 +497,15 @@ impl<S: Stream> std::future::Future for Producer<S> {
             return Poll::Ready(());
         }
         let shared: &Shared<S::Item> = this.shared;
-        let (upstream, local, credits, batch) =
-            (this.upstream, this.local, this.credits, *this.batch);
+        let (upstream, local, credits, batch, spins) = (
+            this.upstream,
+            this.local,
+            this.credits,
+            *this.batch,
+            this.spins,
+        );
         let end = match panic::catch_unwind(AssertUnwindSafe(|| {
-            Self::run(upstream, shared, local, credits, batch, cx)
+            Self::run(upstream, shared, local, credits, batch, spins, cx)
         })) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(())) => End::Finished,
