@@ -1,2 +1,208 @@
-//! Placeholder until the bench lands.
-fn main() {}
+//! weir's `Pool` side by side with the three ways people build a bounded pool by
+//! hand, in one run, on a 2-thread Tokio runtime:
+//!
+//! - `async_channel`: an `async_channel::bounded(64)` feeding 4 worker loops; each
+//!   job is a boxed future plus a `tokio::sync::oneshot` for its result (the bare
+//!   minimum for "a job with a handle").
+//! - `mpsc_spawn`: a `tokio::sync::mpsc` channel (64) feeding a dispatcher that
+//!   takes a permit from a `tokio::sync::Semaphore` (4) and spawns one task per job,
+//!   which answers on a oneshot.
+//! - `joinset`: the submitter takes a `tokio::sync::Semaphore` permit (4) and spawns
+//!   into a `JoinSet`; results are collected with `join_next`.
+//! - `weir`: `Pool` with 4 workers, budget 4, queue 64; `submit` returns a
+//!   `JobHandle`.
+//!
+//! Groups (every contender does the same work; setup and teardown are inside the
+//! measured iteration for all of them):
+//!
+//! - `trivial`: `TRIVIAL_JOBS` jobs that return a number; all handles are kept and
+//!   awaited at the end. Scaled down from the 1M so the file runs in a few
+//!   minutes; the per-job cost is what matters (criterion reports elements/s).
+//! - `sleep_1ms`: 10k jobs that each sleep 1 ms. Concurrency is 100 here (not 4),
+//!   so an iteration takes ~100 ms rather than 2.5 s; every contender gets 100.
+//!
+//! Run: `cargo bench --bench pool -- --warm-up-time 1 --measurement-time 3`.
+
+use std::{future::Future, hint::black_box, pin::Pin, sync::Arc, time::Duration};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use tokio::{
+    runtime::{Builder, Runtime},
+    sync::{Semaphore, mpsc, oneshot},
+    task::JoinSet,
+};
+use weir::pool::Pool;
+
+const TRIVIAL_JOBS: u64 = 200_000;
+const SLEEP_JOBS: u64 = 10_000;
+const QUEUE: usize = 64;
+
+type BoxJob = Pin<Box<dyn Future<Output = u64> + Send>>;
+
+fn runtime() -> Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// One workload: `jobs` jobs made by `make(i)`, run with `concurrency` at once.
+#[derive(Clone, Copy)]
+struct Load {
+    jobs: u64,
+    concurrency: usize,
+    make: fn(u64) -> BoxJob,
+}
+
+fn trivial(i: u64) -> BoxJob {
+    Box::pin(async move { black_box(i) })
+}
+
+fn sleep_1ms(i: u64) -> BoxJob {
+    Box::pin(async move {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        i
+    })
+}
+
+async fn weir_pool(load: Load) -> u64 {
+    let pool = Pool::builder()
+        .workers(load.concurrency)
+        .budget(load.concurrency)
+        .queue_capacity(QUEUE)
+        .build()
+        .unwrap();
+    let mut handles = Vec::with_capacity(load.jobs as usize);
+    for i in 0..load.jobs {
+        handles.push(pool.submit((load.make)(i)).await.unwrap());
+    }
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.await.unwrap();
+    }
+    pool.close(tokio::time::Instant::now()).await;
+    sum
+}
+
+async fn async_channel_workers(load: Load) -> u64 {
+    let (tx, rx) = async_channel::bounded::<(BoxJob, oneshot::Sender<u64>)>(QUEUE);
+    let workers: Vec<_> = (0..load.concurrency)
+        .map(|_| {
+            let rx = rx.clone();
+            tokio::spawn(async move {
+                while let Ok((job, done)) = rx.recv().await {
+                    let _ = done.send(job.await);
+                }
+            })
+        })
+        .collect();
+    let mut handles = Vec::with_capacity(load.jobs as usize);
+    for i in 0..load.jobs {
+        let (done, handle) = oneshot::channel();
+        tx.send(((load.make)(i), done)).await.unwrap();
+        handles.push(handle);
+    }
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.await.unwrap();
+    }
+    drop(tx);
+    for w in workers {
+        w.await.unwrap();
+    }
+    sum
+}
+
+async fn mpsc_spawn(load: Load) -> u64 {
+    let (tx, mut rx) = mpsc::channel::<(BoxJob, oneshot::Sender<u64>)>(QUEUE);
+    let limit = Arc::new(Semaphore::new(load.concurrency));
+    let dispatcher = tokio::spawn(async move {
+        while let Some((job, done)) = rx.recv().await {
+            let permit = limit.clone().acquire_owned().await.unwrap();
+            tokio::spawn(async move {
+                let _ = done.send(job.await);
+                drop(permit);
+            });
+        }
+    });
+    let mut handles = Vec::with_capacity(load.jobs as usize);
+    for i in 0..load.jobs {
+        let (done, handle) = oneshot::channel();
+        tx.send(((load.make)(i), done)).await.unwrap();
+        handles.push(handle);
+    }
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.await.unwrap();
+    }
+    drop(tx);
+    dispatcher.await.unwrap();
+    sum
+}
+
+async fn joinset(load: Load) -> u64 {
+    let limit = Arc::new(Semaphore::new(load.concurrency));
+    let mut set = JoinSet::new();
+    for i in 0..load.jobs {
+        let permit = limit.clone().acquire_owned().await.unwrap();
+        let job = (load.make)(i);
+        set.spawn(async move {
+            let out = job.await;
+            drop(permit);
+            out
+        });
+    }
+    let mut sum = 0;
+    while let Some(out) = set.join_next().await {
+        sum += out.unwrap();
+    }
+    sum
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = runtime();
+    for (group, load) in [
+        (
+            "trivial",
+            Load {
+                jobs: TRIVIAL_JOBS,
+                concurrency: 4,
+                make: trivial,
+            },
+        ),
+        (
+            "sleep_1ms",
+            Load {
+                jobs: SLEEP_JOBS,
+                concurrency: 100,
+                make: sleep_1ms,
+            },
+        ),
+    ] {
+        let expected = load.jobs * (load.jobs - 1) / 2;
+        let mut g = c.benchmark_group(format!("pool/{group}"));
+        g.throughput(Throughput::Elements(load.jobs));
+        g.sample_size(10);
+        g.bench_function(BenchmarkId::from_parameter("async_channel"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { assert_eq!(async_channel_workers(load).await, expected) });
+        });
+        g.bench_function(BenchmarkId::from_parameter("mpsc_spawn"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { assert_eq!(mpsc_spawn(load).await, expected) });
+        });
+        g.bench_function(BenchmarkId::from_parameter("joinset"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { assert_eq!(joinset(load).await, expected) });
+        });
+        g.bench_function(BenchmarkId::from_parameter("weir"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { assert_eq!(weir_pool(load).await, expected) });
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
