@@ -112,7 +112,7 @@ async fn soak(seed: u64, scale: Scale) -> Tally {
     };
 
     let mut tally = Tally::default();
-    let mut accepted: Vec<(JobHandle<Result<u8, u8>>, Arc<Trace>)> = Vec::new();
+    let mut accepted: Vec<(Handle, Arc<Trace>)> = Vec::new();
     let mut cancel_at: Vec<(usize, usize)> = Vec::new();
     for round in 0..scale.jobs {
         cancel_at.retain(|&(when, which)| {
@@ -366,6 +366,8 @@ fn assert_every_fate_seen(total: &Tally) {
         assert!(n > 0, "the soak never produced `{name}`: {total:?}");
     }
 }
+
+type Handle = JobHandle<Result<u8, u8>>;
 
 type DynJob = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u8, u8>> + Send>>;
 
