@@ -136,6 +136,21 @@ impl CloseState {
 ///
 /// Dropping it does not stop the close: admission has already stopped, and the
 /// shutdown runs on its own task. Call `close` again to get the report.
+///
+/// # Examples
+///
+/// ```
+/// use tokio::time::{Duration, Instant};
+/// use weir_pool::{Close, Pool};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let pool = Pool::builder().workers(1).build().unwrap();
+/// let closing: Close = pool.close(Instant::now() + Duration::from_secs(1));
+/// assert!(pool.is_closed()); // before the future is even polled
+/// assert_eq!(closing.await.total(), 0);
+/// # }
+/// ```
 #[must_use = "the close proceeds anyway; await it to get the report"]
 pub struct Close {
     inner: Pin<Box<dyn Future<Output = CloseReport> + Send>>,

@@ -78,6 +78,13 @@ macro_rules! submit_error {
 
         impl<J> $name<J> {
             /// Gives the refused job back.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let err = weir_pool::", stringify!($name), "::Closed(\"job\");")]
+            /// assert_eq!(err.into_inner(), "job");
+            /// ```
             pub fn into_inner(self) -> J {
                 match self {
                     $( Self::$variant(job) )|+ => job,
@@ -85,6 +92,13 @@ macro_rules! submit_error {
             }
 
             /// A reference to the refused job.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let err = weir_pool::", stringify!($name), "::TooHeavy(7);")]
+            /// assert_eq!(*err.get_ref(), 7);
+            /// ```
             pub fn get_ref(&self) -> &J {
                 match self {
                     $( Self::$variant(job) )|+ => job,
@@ -93,6 +107,13 @@ macro_rules! submit_error {
 
             $(
                 #[doc = concat!("Whether this is [`", stringify!($name), "::", stringify!($variant), "`].")]
+                ///
+                /// # Examples
+                ///
+                /// ```
+                #[doc = concat!("let err = weir_pool::", stringify!($name), "::", stringify!($variant), "(());")]
+                #[doc = concat!("assert!(err.", stringify!($is), "());")]
+                /// ```
                 pub fn $is(&self) -> bool {
                     matches!(self, Self::$variant(_))
                 }

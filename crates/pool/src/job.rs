@@ -266,6 +266,15 @@ impl<W> fmt::Debug for Job<W> {
 
 /// Work built from a closure that receives the job's [`JobContext`]; see
 /// [`with_context`].
+///
+/// # Examples
+///
+/// ```
+/// use weir_pool::{Job, WithContext, Work, with_context};
+///
+/// let work: WithContext<_> = with_context(|cx| async move { cx.weight() * 10 });
+/// assert_eq!(Work::weight(&Job::new(work).weight(2)), 2);
+/// ```
 #[derive(Clone)]
 pub struct WithContext<F>(F);
 
@@ -323,6 +332,19 @@ impl<F> fmt::Debug for WithContext<F> {
 }
 
 /// Work whose `Err` outputs count as failures; see [`fallible`].
+///
+/// # Examples
+///
+/// ```
+/// use weir_pool::{Fallible, Work, fallible};
+///
+/// fn check<W: Work>(_: &W, output: &W::Output) -> bool {
+///     W::is_failure(output)
+/// }
+/// let work: Fallible<_> = fallible(async { Ok::<u8, ()>(1) });
+/// assert!(check(&work, &Err(())));
+/// assert!(!check(&work, &Ok(1)));
+/// ```
 #[derive(Clone)]
 pub struct Fallible<W>(W);
 

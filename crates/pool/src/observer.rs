@@ -13,7 +13,8 @@ use crate::job::JobId;
 ///
 /// Methods are called on the submitting task or on a worker, synchronously, outside
 /// the pool's locks: keep them short and non-blocking (bump a metric, send to a
-/// channel). A panic in an observer is not caught. Queue waits and run times are
+/// channel). A panic in an observer is not caught: it unwinds through the pool
+/// (ending the submitting call or the worker task). Queue waits and run times are
 /// measured with `tokio::time::Instant`, so they follow paused time in tests; a pool
 /// without an observer reads no clock at all.
 ///
@@ -88,6 +89,29 @@ impl<O: Observer + ?Sized> Observer for std::sync::Arc<O> {
 }
 
 /// [`Observer::on_submit`]: a job was accepted.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use weir_pool::{Observer, Pool, Submitted};
+///
+/// #[derive(Default)]
+/// struct Weights(Mutex<Vec<usize>>);
+/// impl Observer for Weights {
+///     fn on_submit(&self, event: &Submitted) {
+///         self.0.lock().unwrap().push(event.weight);
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let seen = Arc::new(Weights::default());
+/// let pool = Pool::builder().budget(3).observer(seen.clone()).build().unwrap();
+/// let _ = pool.submit(weir_pool::Job::new(async {}).weight(3)).await.unwrap();
+/// assert_eq!(*seen.0.lock().unwrap(), [3]);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Submitted {
@@ -98,6 +122,29 @@ pub struct Submitted {
 }
 
 /// [`Observer::on_refuse`]: a submission was refused.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use weir_pool::{Observer, Pool, RefuseReason, Refused};
+///
+/// #[derive(Default)]
+/// struct Reasons(Mutex<Vec<RefuseReason>>);
+/// impl Observer for Reasons {
+///     fn on_refuse(&self, event: &Refused) {
+///         self.0.lock().unwrap().push(event.reason);
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let seen = Arc::new(Reasons::default());
+/// let pool = Pool::builder().budget(1).observer(seen.clone()).build().unwrap();
+/// assert!(pool.try_submit(weir_pool::Job::new(async {}).weight(2)).is_err());
+/// assert_eq!(*seen.0.lock().unwrap(), [RefuseReason::TooHeavy]);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Refused {
@@ -150,6 +197,36 @@ impl RefuseReason {
 }
 
 /// [`Observer::on_drop`]: a job left the pool without starting.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use weir_pool::{DropReason, Dropped, Observer, Overflow, Pool};
+///
+/// #[derive(Default)]
+/// struct Drops(Mutex<Vec<DropReason>>);
+/// impl Observer for Drops {
+///     fn on_drop(&self, event: &Dropped) {
+///         self.0.lock().unwrap().push(event.reason);
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let seen = Arc::new(Drops::default());
+/// let pool = Pool::builder()
+///     .workers(1)
+///     .queue_capacity(1)
+///     .overflow(Overflow::EvictOldest)
+///     .observer(seen.clone())
+///     .build()
+///     .unwrap();
+/// let _first = pool.try_submit(async {}).unwrap();
+/// let _second = pool.try_submit(async {}).unwrap(); // evicts the first
+/// assert_eq!(*seen.0.lock().unwrap(), [DropReason::Evicted]);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Dropped {
@@ -199,6 +276,32 @@ impl DropReason {
 }
 
 /// [`Observer::on_start`]: a job got its weight and started.
+///
+/// # Examples
+///
+/// ```
+/// use std::{sync::{Arc, Mutex}, time::Duration};
+/// use weir_pool::{Observer, Pool, Started};
+///
+/// #[derive(Default)]
+/// struct Waits(Mutex<Vec<Duration>>);
+/// impl Observer for Waits {
+///     fn on_start(&self, event: &Started) {
+///         self.0.lock().unwrap().push(event.queue_wait);
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let seen = Arc::new(Waits::default());
+/// let pool = Pool::builder().workers(1).observer(seen.clone()).build().unwrap();
+/// let first = pool.submit(tokio::time::sleep(Duration::from_secs(2))).await.unwrap();
+/// let second = pool.submit(async {}).await.unwrap();
+/// first.await.unwrap();
+/// second.await.unwrap();
+/// assert_eq!(*seen.0.lock().unwrap(), [Duration::ZERO, Duration::from_secs(2)]);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Started {
@@ -211,6 +314,30 @@ pub struct Started {
 }
 
 /// [`Observer::on_finish`]: a started job ended.
+///
+/// # Examples
+///
+/// ```
+/// use std::{sync::{Arc, Mutex}, time::Duration};
+/// use weir_pool::{Finished, Observer, Outcome, Pool};
+///
+/// #[derive(Default)]
+/// struct Ends(Mutex<Vec<(Outcome, Duration)>>);
+/// impl Observer for Ends {
+///     fn on_finish(&self, event: &Finished) {
+///         self.0.lock().unwrap().push((event.outcome, event.run_time));
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let seen = Arc::new(Ends::default());
+/// let pool = Pool::builder().workers(1).observer(seen.clone()).build().unwrap();
+/// let job = pool.submit(tokio::time::sleep(Duration::from_secs(3))).await.unwrap();
+/// job.await.unwrap();
+/// assert_eq!(*seen.0.lock().unwrap(), [(Outcome::Completed, Duration::from_secs(3))]);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Finished {

@@ -1,0 +1,45 @@
+//! Auto-trait contract: what can cross threads and what is `Unpin`.
+
+use weir_pool::{
+    Builder, Close, CloseReport, ConfigError, JobContext, JobError, JobHandle, Panic, Pool, Stats,
+    SubmitError, TrySubmitError,
+};
+
+fn send_sync<T: Send + Sync>() {}
+fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+fn send<T: Send>() {}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    send_sync::<Pool>();
+    send_sync::<Builder>();
+    send_sync_unpin::<JobHandle<u8>>();
+    send_sync_unpin::<JobHandle<std::cell::Cell<u8>>>(); // `T: Send` is enough
+    send_sync::<JobContext>();
+    send_sync::<JobError>();
+    send_sync::<Panic>();
+    send_sync::<CloseReport>();
+    send_sync::<Stats>();
+    send_sync::<ConfigError>();
+    send_sync::<SubmitError<u8>>();
+    send_sync::<TrySubmitError<u8>>();
+    send::<Close>();
+    fn error_box(e: JobError) -> Box<dyn std::error::Error + Send + Sync> {
+        Box::new(e)
+    }
+    let _ = error_box;
+}
+
+#[test]
+fn submit_futures_are_send() {
+    fn assert_send<F: std::future::Future + Send>(_: F) {}
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let pool = Pool::builder().workers(1).build().unwrap();
+    assert_send(pool.submit(async {}));
+    assert_send(pool.submit_timeout(async {}, std::time::Duration::from_secs(1)));
+    let token = tokio_util::sync::CancellationToken::new();
+    assert_send(pool.submit_cancellable(async {}, &token));
+}
