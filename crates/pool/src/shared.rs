@@ -69,13 +69,25 @@ impl Workers {
     }
 
     /// Claims one retirement if more workers are alive than wanted.
+    ///
+    /// The count and the target are separate atomics, so a resize can slip in
+    /// between reading the target and claiming: re-checked after the claim, a
+    /// retirement that would leave fewer workers than wanted is undone. Racing this
+    /// way can leave one worker too many for a moment (it retires at its next
+    /// look), never one too few.
     pub(crate) fn try_retire(&self) -> bool {
         let target = self.target.load(Ordering::Acquire);
-        self.live
+        let claimed = self
+            .live
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
                 (live > target).then(|| live - 1)
             })
-            .is_ok()
+            .is_ok();
+        if claimed && self.live.load(Ordering::Acquire) < self.target.load(Ordering::Acquire) {
+            self.live.fetch_add(1, Ordering::AcqRel);
+            return false;
+        }
+        claimed
     }
 }
 
