@@ -67,6 +67,11 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adaptive;
+mod config;
+pub mod rate;
+mod watermark;
+
 mod acquire;
 mod error;
 mod latch;
@@ -79,6 +84,8 @@ mod waiter_list;
 mod wake_list;
 
 #[cfg(all(test, loom))]
+mod loom_rate;
+#[cfg(all(test, loom))]
 mod loom_tests;
 #[cfg(test)]
 mod tests;
@@ -89,3 +96,8 @@ pub use latch::{Increment, Latch};
 pub use permit::{OwnedPermit, Permit};
 pub use semaphore::Semaphore;
 pub use wait_idle::WaitIdle;
+
+pub use adaptive::{AdaptiveLimiter, LimitAlgorithm, Outcome, Sample};
+pub use config::ConfigError;
+pub use rate::{KeyedRateLimiter, Quota, RateLimiter};
+pub use watermark::{Watermark, WatermarkSnapshot};

@@ -6,13 +6,13 @@
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
     Mutex, MutexGuard,
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
 };
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
     Mutex, MutexGuard,
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
 };
 
 /// An `UnsafeCell` with loom's closure-based access API, so the waiter list can be
@@ -45,7 +45,7 @@ pub(crate) use loom::cell::UnsafeCell;
 /// Locks `mutex`, ignoring poisoning: weir never panics while holding its locks, and
 /// the state they guard is kept consistent at every step, so a poisoned lock (a user
 /// waker that panicked is woken *outside* the lock) carries no broken invariant.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     match mutex.lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),

@@ -1,0 +1,612 @@
+//! [`AdaptiveLimiter`]: a semaphore whose ceiling a [`LimitAlgorithm`] moves.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use tokio::time::Instant;
+
+use super::{LimitAlgorithm, Outcome, Sample};
+use crate::{
+    AcquireError, OwnedPermit, Permit, Semaphore, TryAcquireError,
+    sync::{AtomicU64, Mutex, Ordering, lock},
+};
+
+/// A concurrency limiter whose limit adapts: it owns (or drives) a weir
+/// [`Semaphore`] and moves its ceiling with
+/// [`set_capacity`](Semaphore::set_capacity) to whatever its [`LimitAlgorithm`]
+/// computes from the samples the permits record.
+///
+/// Every permit becomes one sample when it is done: call
+/// [`success`](AdaptivePermit::success) or [`overload`](AdaptivePermit::overload)
+/// (latency is measured from the acquire); a permit dropped without an outcome is an
+/// [`Outcome::Ignore`] and feeds nothing. Lowering the limit never preempts: the
+/// semaphore takes the excess as debt and in-flight work finishes.
+///
+/// The algorithm runs under a lock, once per recorded sample; the limit, in-flight
+/// count and [`snapshot`](Self::snapshot) are lock-free reads. A limit below 1 from
+/// a custom algorithm is raised to 1 (a limiter at 0 could never sample again).
+///
+/// `AdaptiveLimiter<A>` coerces to `AdaptiveLimiter<dyn LimitAlgorithm>` behind an
+/// `Arc`, so code that does not care which algorithm runs can name one type.
+///
+/// # Examples
+///
+/// ```
+/// use weir_core::{AdaptiveLimiter, adaptive::Aimd};
+///
+/// # tokio_test::block_on(async {
+/// let limiter = AdaptiveLimiter::new(Aimd::builder().initial_limit(2).build().unwrap());
+/// let a = limiter.acquire().await.unwrap();
+/// let b = limiter.acquire().await.unwrap();
+/// assert_eq!(limiter.in_flight(), 2);
+/// a.success(); // 2 in flight of 2: AIMD grows
+/// assert_eq!(limiter.limit(), 3);
+/// b.overload(); // ⌊3 × 0.9⌋
+/// assert_eq!(limiter.limit(), 2);
+/// # });
+/// ```
+pub struct AdaptiveLimiter<A: ?Sized = dyn LimitAlgorithm> {
+    sem: Arc<Semaphore>,
+    ignored: AtomicU64,
+    algorithm: Mutex<State<A>>,
+}
+
+struct State<A: ?Sized> {
+    limit: usize,
+    samples: u64,
+    overloads: u64,
+    algorithm: A,
+}
+
+/// A point-in-time view of an [`AdaptiveLimiter`].
+///
+/// # Examples
+///
+/// ```
+/// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+///
+/// let limiter = AdaptiveLimiter::new(Fixed::new(4));
+/// let _p = limiter.try_acquire().unwrap();
+/// let snap = limiter.snapshot();
+/// assert_eq!((snap.limit, snap.in_flight, snap.waiters), (4, 1, 0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct LimiterSnapshot {
+    /// The current limit (the semaphore's ceiling).
+    pub limit: usize,
+    /// Permits held.
+    pub in_flight: usize,
+    /// Acquirers queued.
+    pub waiters: usize,
+    /// Samples fed to the algorithm (successes and overloads).
+    pub samples: u64,
+    /// Of those, overloads.
+    pub overloads: u64,
+    /// Permits dropped or recorded as [`Outcome::Ignore`].
+    pub ignored: u64,
+}
+
+impl<A: LimitAlgorithm> AdaptiveLimiter<A> {
+    /// A limiter over a new semaphore whose capacity is the algorithm's initial limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_core::{AdaptiveLimiter, adaptive::Gradient};
+    ///
+    /// let limiter = AdaptiveLimiter::new(Gradient::new());
+    /// assert_eq!((limiter.limit(), limiter.semaphore().capacity()), (20, 20));
+    /// ```
+    pub fn new(algorithm: A) -> Self {
+        Self::with_semaphore(algorithm, Arc::new(Semaphore::new(0)))
+    }
+
+    /// A limiter that drives an existing semaphore (a pool's budget, say): its
+    /// capacity is set to the algorithm's limit now and on every change. Permits
+    /// taken from the semaphore directly are counted as in flight but feed no
+    /// samples unless reported through [`record`](Self::record).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use weir_core::{AdaptiveLimiter, Semaphore, adaptive::Fixed};
+    ///
+    /// let budget = Arc::new(Semaphore::new(100));
+    /// let limiter = AdaptiveLimiter::with_semaphore(Fixed::new(8), budget.clone());
+    /// assert_eq!(budget.capacity(), 8);
+    /// assert!(std::sync::Arc::ptr_eq(limiter.semaphore(), &budget));
+    /// ```
+    pub fn with_semaphore(algorithm: A, semaphore: Arc<Semaphore>) -> Self {
+        let limit = algorithm.limit().clamp(1, Semaphore::MAX_PERMITS);
+        semaphore.set_capacity(limit);
+        Self {
+            sem: semaphore,
+            ignored: AtomicU64::new(0),
+            algorithm: Mutex::new(State {
+                limit,
+                samples: 0,
+                overloads: 0,
+                algorithm,
+            }),
+        }
+    }
+}
+
+impl<A: LimitAlgorithm + ?Sized> AdaptiveLimiter<A> {
+    /// Waits for a permit, in FIFO order with every other acquirer.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::Closed`] if the semaphore is (or becomes) closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`Semaphore::acquire`]: dropping the future gives up its place
+    /// and records nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+    ///
+    /// # tokio_test::block_on(async {
+    /// let limiter = AdaptiveLimiter::new(Fixed::new(1));
+    /// let permit = limiter.acquire().await.unwrap();
+    /// assert_eq!(permit.in_flight(), 1);
+    /// # });
+    /// ```
+    pub async fn acquire(&self) -> Result<AdaptivePermit<'_, A>, AcquireError> {
+        let permit = self.sem.acquire().await?;
+        Ok(AdaptivePermit::new(self, permit))
+    }
+
+    /// Takes a permit if one is free now and nobody is queued ahead.
+    ///
+    /// # Errors
+    ///
+    /// As [`Semaphore::try_acquire`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+    ///
+    /// let limiter = AdaptiveLimiter::new(Fixed::new(1));
+    /// let held = limiter.try_acquire().unwrap();
+    /// assert!(limiter.try_acquire().is_err());
+    /// held.success();
+    /// assert!(limiter.try_acquire().is_ok());
+    /// ```
+    pub fn try_acquire(&self) -> Result<AdaptivePermit<'_, A>, TryAcquireError> {
+        let permit = self.sem.try_acquire()?;
+        Ok(AdaptivePermit::new(self, permit))
+    }
+
+    /// [`acquire`](Self::acquire) returning a `'static` permit that owns an `Arc` of
+    /// the limiter.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let limiter = Arc::new(AdaptiveLimiter::new(Fixed::new(2)));
+    /// let permit = limiter.clone().acquire_owned().await.unwrap();
+    /// tokio::spawn(async move { permit.success() }).await.unwrap();
+    /// assert_eq!(limiter.snapshot().samples, 1);
+    /// # }
+    /// ```
+    pub async fn acquire_owned(self: Arc<Self>) -> Result<OwnedAdaptivePermit<A>, AcquireError> {
+        let permit = self.sem.clone().acquire_owned().await?;
+        Ok(OwnedAdaptivePermit::new(self, permit))
+    }
+
+    /// [`try_acquire`](Self::try_acquire) returning an [`OwnedAdaptivePermit`].
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+    ///
+    /// let limiter = Arc::new(AdaptiveLimiter::new(Fixed::new(1)));
+    /// let permit = limiter.clone().try_acquire_owned().unwrap();
+    /// assert_eq!(limiter.in_flight(), 1);
+    /// drop(permit); // an ignore
+    /// assert_eq!(limiter.snapshot().ignored, 1);
+    /// ```
+    pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedAdaptivePermit<A>, TryAcquireError> {
+        let permit = self.sem.clone().try_acquire_owned()?;
+        Ok(OwnedAdaptivePermit::new(self, permit))
+    }
+
+    /// Feeds one sample to the algorithm and moves the ceiling if the limit changed.
+    /// The permits do this themselves; call it to report work admitted some other
+    /// way (directly through [`semaphore`](Self::semaphore), say). An
+    /// [`Outcome::Ignore`] is only counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::{AdaptiveLimiter, Outcome, Sample, adaptive::Aimd};
+    ///
+    /// let limiter = AdaptiveLimiter::new(Aimd::builder().initial_limit(10).build().unwrap());
+    /// limiter.record(Sample::new(Duration::from_millis(3), 10, Outcome::Overload));
+    /// assert_eq!((limiter.limit(), limiter.semaphore().capacity()), (9, 9));
+    /// ```
+    pub fn record(&self, sample: Sample) {
+        if sample.outcome == Outcome::Ignore {
+            self.ignored.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut state = lock(&self.algorithm);
+        state.samples += 1;
+        let overload = sample.outcome == Outcome::Overload;
+        state.overloads += u64::from(overload);
+        let next = state
+            .algorithm
+            .update(sample)
+            .clamp(1, Semaphore::MAX_PERMITS);
+        if next != state.limit {
+            if overload {
+                tracing::debug!(
+                    from = state.limit,
+                    to = next,
+                    "overload: concurrency limit lowered"
+                );
+            } else {
+                tracing::trace!(from = state.limit, to = next, "concurrency limit moved");
+            }
+            state.limit = next;
+            // Under the algorithm's lock, so ceilings are applied in the order the
+            // algorithm produced them.
+            self.sem.set_capacity(next);
+        }
+    }
+
+    /// The current limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+    ///
+    /// assert_eq!(AdaptiveLimiter::new(Fixed::new(3)).limit(), 3);
+    /// ```
+    pub fn limit(&self) -> usize {
+        self.sem.capacity()
+    }
+
+    /// Permits held right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+    ///
+    /// let limiter = AdaptiveLimiter::new(Fixed::new(3));
+    /// let _p = limiter.try_acquire().unwrap();
+    /// assert_eq!(limiter.in_flight(), 1);
+    /// ```
+    pub fn in_flight(&self) -> usize {
+        self.sem.in_use()
+    }
+
+    /// Limit, in-flight, queue and sample counters, each read without a lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+    ///
+    /// let limiter = AdaptiveLimiter::new(Fixed::new(3));
+    /// limiter.try_acquire().unwrap().overload();
+    /// let snap = limiter.snapshot();
+    /// assert_eq!((snap.samples, snap.overloads, snap.in_flight), (1, 1, 0));
+    /// ```
+    pub fn snapshot(&self) -> LimiterSnapshot {
+        let (samples, overloads) = {
+            let state = lock(&self.algorithm);
+            (state.samples, state.overloads)
+        };
+        LimiterSnapshot {
+            limit: self.sem.capacity(),
+            in_flight: self.sem.in_use(),
+            waiters: self.sem.waiters(),
+            samples,
+            overloads,
+            ignored: self.ignored.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The semaphore whose ceiling this limiter moves: share it to gate work by the
+    /// adaptive limit, [`close`](Semaphore::close) it to shut the limiter down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+    ///
+    /// let limiter = AdaptiveLimiter::new(Fixed::new(5));
+    /// limiter.semaphore().close();
+    /// assert!(limiter.try_acquire().is_err());
+    /// ```
+    pub fn semaphore(&self) -> &Arc<Semaphore> {
+        &self.sem
+    }
+
+    /// Runs `f` on the algorithm, under its lock (to inspect its state).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_core::{AdaptiveLimiter, adaptive::Vegas};
+    ///
+    /// let limiter = AdaptiveLimiter::new(Vegas::new());
+    /// assert_eq!(limiter.with_algorithm(|vegas| vegas.baseline()), None);
+    /// ```
+    pub fn with_algorithm<R>(&self, f: impl FnOnce(&A) -> R) -> R {
+        f(&lock(&self.algorithm).algorithm)
+    }
+}
+
+impl<A: LimitAlgorithm + ?Sized> fmt::Debug for AdaptiveLimiter<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdaptiveLimiter")
+            .field("snapshot", &self.snapshot())
+            .field("algorithm", &&lock(&self.algorithm).algorithm)
+            .finish()
+    }
+}
+
+/// What a permit remembers to make its sample.
+#[derive(Debug, Clone, Copy)]
+struct Ticket {
+    start: Instant,
+    in_flight: usize,
+}
+
+impl Ticket {
+    fn new(sem: &Semaphore) -> Self {
+        Self {
+            start: Instant::now(),
+            in_flight: sem.in_use(),
+        }
+    }
+
+    fn sample(self, outcome: Outcome) -> Sample {
+        Sample::new(self.start.elapsed(), self.in_flight, outcome)
+    }
+}
+
+macro_rules! permit_methods {
+    () => {
+        /// Records a success: a latency sample from the acquire until now.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+        ///
+        /// let limiter = AdaptiveLimiter::new(Fixed::new(1));
+        /// limiter.try_acquire().unwrap().success();
+        /// assert_eq!((limiter.snapshot().samples, limiter.in_flight()), (1, 0));
+        /// ```
+        pub fn success(self) {
+            self.record(Outcome::Success);
+        }
+
+        /// Records an overload (a timeout, a rejection): the algorithm backs off.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use weir_core::{AdaptiveLimiter, adaptive::Aimd};
+        ///
+        /// let limiter = AdaptiveLimiter::new(Aimd::new());
+        /// limiter.try_acquire().unwrap().overload();
+        /// assert_eq!(limiter.limit(), 18);
+        /// ```
+        pub fn overload(self) {
+            self.record(Outcome::Overload);
+        }
+
+        /// Releases the permit and records `outcome` with the latency since the
+        /// acquire. [`Outcome::Ignore`] is the same as dropping the permit.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use weir_core::{AdaptiveLimiter, Outcome, adaptive::Fixed};
+        ///
+        /// let limiter = AdaptiveLimiter::new(Fixed::new(1));
+        /// limiter.try_acquire().unwrap().record(Outcome::Ignore);
+        /// assert_eq!(limiter.snapshot().ignored, 1);
+        /// ```
+        pub fn record(mut self, outcome: Outcome) {
+            let sample = self.ticket.sample(outcome);
+            self.finish(sample);
+        }
+
+        /// Releases the permit and records `outcome` with a latency the caller
+        /// measured (one clock read fewer).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use weir_core::{AdaptiveLimiter, Outcome, adaptive::Aimd};
+        ///
+        /// let aimd = Aimd::builder().timeout(Duration::from_secs(1)).build().unwrap();
+        /// let limiter = AdaptiveLimiter::new(aimd);
+        /// let permit = limiter.try_acquire().unwrap();
+        /// permit.record_latency(Outcome::Success, Duration::from_secs(3)); // a timeout
+        /// assert_eq!(limiter.limit(), 18);
+        /// ```
+        pub fn record_latency(mut self, outcome: Outcome, latency: Duration) {
+            let sample = Sample::new(latency, self.ticket.in_flight, outcome);
+            self.finish(sample);
+        }
+
+        /// Permits in use when this one was granted, itself included.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+        ///
+        /// let limiter = AdaptiveLimiter::new(Fixed::new(2));
+        /// let _a = limiter.try_acquire().unwrap();
+        /// assert_eq!(limiter.try_acquire().unwrap().in_flight(), 2);
+        /// ```
+        pub fn in_flight(&self) -> usize {
+            self.ticket.in_flight
+        }
+
+        /// Time since the permit was granted.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+        ///
+        /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+        /// # async fn main() {
+        /// let limiter = AdaptiveLimiter::new(Fixed::new(1));
+        /// let permit = limiter.acquire().await.unwrap();
+        /// tokio::time::sleep(Duration::from_millis(30)).await;
+        /// assert_eq!(permit.elapsed(), Duration::from_millis(30));
+        /// # }
+        /// ```
+        pub fn elapsed(&self) -> Duration {
+            self.ticket.start.elapsed()
+        }
+
+        fn finish(&mut self, sample: Sample) {
+            // Release first, so waiters move while the algorithm runs.
+            drop(self.permit.take());
+            self.limiter.record(sample);
+        }
+    };
+}
+
+/// A permit from an [`AdaptiveLimiter`]; record how the work went with
+/// [`success`](Self::success) or [`overload`](Self::overload). Dropping it without
+/// an outcome releases it as an [`Outcome::Ignore`].
+///
+/// # Examples
+///
+/// ```
+/// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+///
+/// let limiter = AdaptiveLimiter::new(Fixed::new(1));
+/// {
+///     let _permit = limiter.try_acquire().unwrap();
+///     assert_eq!(limiter.in_flight(), 1);
+/// }
+/// assert_eq!((limiter.in_flight(), limiter.snapshot().ignored), (0, 1));
+/// ```
+#[must_use = "dropping the permit releases it at once, recording nothing"]
+#[clippy::has_significant_drop]
+pub struct AdaptivePermit<'a, A: LimitAlgorithm + ?Sized = dyn LimitAlgorithm> {
+    limiter: &'a AdaptiveLimiter<A>,
+    permit: Option<Permit<'a>>,
+    ticket: Ticket,
+}
+
+impl<'a, A: LimitAlgorithm + ?Sized> AdaptivePermit<'a, A> {
+    fn new(limiter: &'a AdaptiveLimiter<A>, permit: Permit<'a>) -> Self {
+        Self {
+            ticket: Ticket::new(&limiter.sem),
+            limiter,
+            permit: Some(permit),
+        }
+    }
+
+    permit_methods!();
+}
+
+impl<A: LimitAlgorithm + ?Sized> Drop for AdaptivePermit<'_, A> {
+    fn drop(&mut self) {
+        if self.permit.is_some() {
+            self.finish(self.ticket.sample(Outcome::Ignore));
+        }
+    }
+}
+
+impl<A: LimitAlgorithm + ?Sized> fmt::Debug for AdaptivePermit<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdaptivePermit")
+            .field("in_flight", &self.ticket.in_flight)
+            .field("start", &self.ticket.start)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An [`AdaptivePermit`] that owns an `Arc` of its limiter (`'static`).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+///
+/// let limiter = Arc::new(AdaptiveLimiter::new(Fixed::new(1)));
+/// let permit = limiter.clone().try_acquire_owned().unwrap();
+/// std::thread::spawn(move || permit.success()).join().unwrap();
+/// assert_eq!(limiter.snapshot().samples, 1);
+/// ```
+#[must_use = "dropping the permit releases it at once, recording nothing"]
+#[clippy::has_significant_drop]
+pub struct OwnedAdaptivePermit<A: LimitAlgorithm + ?Sized = dyn LimitAlgorithm> {
+    limiter: Arc<AdaptiveLimiter<A>>,
+    permit: Option<OwnedPermit>,
+    ticket: Ticket,
+}
+
+impl<A: LimitAlgorithm + ?Sized> OwnedAdaptivePermit<A> {
+    fn new(limiter: Arc<AdaptiveLimiter<A>>, permit: OwnedPermit) -> Self {
+        Self {
+            ticket: Ticket::new(&limiter.sem),
+            limiter,
+            permit: Some(permit),
+        }
+    }
+
+    permit_methods!();
+}
+
+impl<A: LimitAlgorithm + ?Sized> Drop for OwnedAdaptivePermit<A> {
+    fn drop(&mut self) {
+        if self.permit.is_some() {
+            self.finish(self.ticket.sample(Outcome::Ignore));
+        }
+    }
+}
+
+impl<A: LimitAlgorithm + ?Sized> fmt::Debug for OwnedAdaptivePermit<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedAdaptivePermit")
+            .field("in_flight", &self.ticket.in_flight)
+            .field("start", &self.ticket.start)
+            .finish_non_exhaustive()
+    }
+}
