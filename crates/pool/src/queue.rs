@@ -10,8 +10,12 @@
 //!   So no slot is ever reserved but unused across an await (tower#408).
 //! - Entries are in increasing id order (ids are assigned under the lock at push
 //!   time), which lets a cancelled job be found by binary search.
-//! - An idle worker is registered at most once, and every push wakes one
-//!   registered worker, so a job is never left queued while a worker sleeps.
+//! - An idle worker is registered at most once. Wake-ups are batched the way
+//!   tokio's scheduler batches them: at most one worker is *notified* (woken and
+//!   not yet back) at a time. A push notifies an idle worker only if none is
+//!   notified; a worker that takes a job and leaves more behind notifies the next
+//!   idle one. So a burst of pushes costs one wake-up, not one per job, and a job
+//!   is never left queued while every worker sleeps.
 
 use std::{
     collections::VecDeque,
@@ -50,6 +54,9 @@ struct Inner {
     closed: bool,
     /// Workers waiting for a job, by worker id.
     idle: Vec<(usize, Waker)>,
+    /// Workers woken for a job and not yet back (at most one, except after
+    /// `wake_idle`).
+    notified: Vec<usize>,
 }
 
 /// Why [`Queue::push_evicting`] could not push.
@@ -68,6 +75,7 @@ impl Queue {
                 next_id: 0,
                 closed: false,
                 idle: Vec::new(),
+                notified: Vec::new(),
             }),
         }
     }
@@ -98,7 +106,7 @@ impl Queue {
             let id = inner.take_id();
             counters.submitted();
             inner.entries.push_back(make(id));
-            (id, inner.idle.pop().map(|(_, w)| w))
+            (id, inner.notify_one())
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -133,8 +141,18 @@ impl Queue {
     /// `Ready(None)` once the queue is closed and empty.
     pub(crate) fn poll_pop(&self, worker: usize, cx: &mut Context<'_>) -> Poll<Option<Entry>> {
         let mut inner = self.lock();
+        inner.back(worker);
         if let Some(entry) = inner.entries.pop_front() {
+            // More work left and nobody on the way: pass the wake-up on.
+            let next = if inner.entries.is_empty() {
+                None
+            } else {
+                inner.notify_one()
+            };
             drop(inner);
+            if let Some(next) = next {
+                next.wake();
+            }
             self.release_slots(1);
             return Poll::Ready(Some(entry));
         }
@@ -156,12 +174,13 @@ impl Queue {
     pub(crate) fn retire(&self, worker: usize) {
         let (mine, next) = {
             let mut inner = self.lock();
+            inner.back(worker);
             let at = inner.idle.iter().position(|(id, _)| *id == worker);
             let mine = at.map(|at| inner.idle.swap_remove(at).1);
             let next = if inner.entries.is_empty() {
                 None
             } else {
-                inner.idle.pop().map(|(_, w)| w)
+                inner.notify_one()
             };
             (mine, next)
         };
@@ -209,7 +228,12 @@ impl Queue {
 
     /// Wakes every idle worker (they re-check whether to retire).
     pub(crate) fn wake_idle(&self) {
-        let idle = std::mem::take(&mut self.lock().idle);
+        let idle = {
+            let mut inner = self.lock();
+            let idle = std::mem::take(&mut inner.idle);
+            inner.notified.extend(idle.iter().map(|(id, _)| *id));
+            idle
+        };
         for (_, waker) in idle {
             waker.wake();
         }
@@ -231,6 +255,23 @@ impl Queue {
 }
 
 impl Inner {
+    /// Picks an idle worker to wake, unless one is already on its way.
+    fn notify_one(&mut self) -> Option<Waker> {
+        if !self.notified.is_empty() {
+            return None;
+        }
+        let (id, waker) = self.idle.pop()?;
+        self.notified.push(id);
+        Some(waker)
+    }
+
+    /// A worker is back looking for work: it is no longer "on its way".
+    fn back(&mut self, worker: usize) {
+        if let Some(at) = self.notified.iter().position(|&id| id == worker) {
+            self.notified.swap_remove(at);
+        }
+    }
+
     fn take_id(&mut self) -> JobId {
         let id = JobId(self.next_id);
         self.next_id += 1;
