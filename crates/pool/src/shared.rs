@@ -152,7 +152,14 @@ impl Shared {
         let cell = Arc::new(Cell::new());
         let enqueued_at = self.now();
         // Built outside the queue lock; moved into the entry only if it is pushed.
-        let mut parts = Some((Box::pin(Task::new(job, cell.clone())), Span::current()));
+        // The job's span (created when it starts, at debug level) is a child of the
+        // submitter's; skip looking that up when it could not be recorded anyway.
+        let span = if tracing::level_enabled!(tracing::Level::DEBUG) {
+            Span::current()
+        } else {
+            Span::none()
+        };
+        let mut parts = Some((Box::pin(Task::new(job, cell.clone())), span));
         let mut make = |id| {
             let (task, span) = parts.take().expect("entry built twice");
             Entry {
