@@ -38,6 +38,11 @@ pub use weir_pool as pool;
 #[cfg(feature = "stream")]
 pub use weir_stream as stream;
 
+/// A tower `Layer` admitting each request through a weir semaphore with an admission
+/// deadline (feature `tower`).
+#[cfg(feature = "tower")]
+pub use weir_tower as tower;
+
 /// The names most programs need, for a glob import.
 pub mod prelude {
     pub use weir_core::{Latch, OwnedPermit, Permit, Semaphore};

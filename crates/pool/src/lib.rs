@@ -104,6 +104,9 @@ mod close;
 mod error;
 mod handle;
 mod job;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod observer;
 mod pool;
 mod queue;

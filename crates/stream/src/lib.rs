@@ -76,6 +76,9 @@ mod end;
 mod error;
 mod ext;
 mod latest;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod par_map;
 mod par_map_unordered;
 mod sample;

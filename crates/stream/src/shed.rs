@@ -233,6 +233,7 @@ where
             }
             // Outside the lock: the callback may be slow, and dropping an item may be too.
             if let Some((item, reason)) = dropped {
+                tracing::trace!(reason = reason.as_str(), "stream item shed");
                 match on_drop {
                     Some(f) => f(item, reason),
                     None => drop(item),

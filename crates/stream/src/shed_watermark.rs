@@ -183,6 +183,12 @@ impl<T> Policy<T> for WatermarkPolicy {
         queue.push_back(item);
         if queue.len() >= self.marks.high {
             self.shedding = true;
+            // Once per episode, not per item: overload is news, not an error.
+            tracing::info!(
+                depth = queue.len(),
+                high = self.marks.high,
+                "stream shedding started"
+            );
         }
         None
     }
@@ -190,6 +196,7 @@ impl<T> Policy<T> for WatermarkPolicy {
     fn after_pop(&mut self, len: usize) {
         if self.shedding && len <= self.marks.low {
             self.shedding = false;
+            tracing::info!(depth = len, low = self.marks.low, "stream shedding stopped");
         }
     }
 

@@ -48,6 +48,25 @@ impl DropReason {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// A short lowercase name, for metric labels and log fields.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_stream::DropReason;
+    /// assert_eq!(DropReason::AboveWatermark.as_str(), "above_watermark");
+    /// assert_eq!(DropReason::IncomingRefused.as_str(), "incoming_refused");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::IncomingRefused => "incoming_refused",
+            DropReason::OldestEvicted => "oldest_evicted",
+            DropReason::Superseded => "superseded",
+            DropReason::NotSampled => "not_sampled",
+            DropReason::AboveWatermark => "above_watermark",
+        }
+    }
 }
 
 impl fmt::Display for DropReason {
