@@ -1,7 +1,11 @@
 //! weir-stream's adapters side by side with what people write today, in one run:
 //!
 //! - `bounded`: `.bounded(64)` vs spawn + `tokio::sync::mpsc::channel(64)` +
-//!   `ReceiverStream`, over 2M `u64`s per iteration, on a 2-worker runtime.
+//!   `ReceiverStream`, over 2M `u64`s per iteration, on a 2-worker runtime, in two
+//!   shapes, each applied to both contenders alike: the consumer in `block_on` (like
+//!   the body of `#[tokio::main]`: producer and consumer on different threads, every
+//!   hand-over crosses threads) and the consumer in a spawned task (like most
+//!   consumers in a server: the scheduler may run both sides on one worker).
 //! - `drop_oldest`: `.drop_oldest(1024)` vs a spawned sender on
 //!   `tokio::sync::broadcast::channel(1024)`, 200k items; both drop whatever the
 //!   consumer does not keep up with, so the count delivered may differ.
@@ -39,31 +43,45 @@ fn multi_thread() -> Runtime {
         .unwrap()
 }
 
+async fn weir_fold() -> u64 {
+    let s = futures::stream::iter(0..BOUNDED_ITEMS).bounded(nz(64));
+    s.fold(0u64, |a, x| async move { a.wrapping_add(x) }).await
+}
+
+async fn mpsc_fold() -> u64 {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut s = futures::stream::iter(0..BOUNDED_ITEMS);
+        while let Some(x) = s.next().await {
+            if tx.send(x).await.is_err() {
+                break;
+            }
+        }
+    });
+    let s = ReceiverStream::new(rx);
+    s.fold(0u64, |a, x| async move { a.wrapping_add(x) }).await
+}
+
 fn bounded(c: &mut Criterion) {
     let rt = multi_thread();
     let mut g = c.benchmark_group("bounded_64_2M");
     g.sample_size(10);
     g.throughput(criterion::Throughput::Elements(BOUNDED_ITEMS));
     g.bench_function("weir_bounded", |b| {
-        b.to_async(&rt).iter(|| async {
-            let s = futures::stream::iter(0..BOUNDED_ITEMS).bounded(nz(64));
-            black_box(s.fold(0u64, |a, x| async move { a.wrapping_add(x) }).await)
-        })
+        b.to_async(&rt)
+            .iter(|| async { black_box(weir_fold().await) })
     });
     g.bench_function("tokio_mpsc_receiver_stream", |b| {
-        b.to_async(&rt).iter(|| async {
-            let (tx, rx) = tokio::sync::mpsc::channel(64);
-            tokio::spawn(async move {
-                let mut s = futures::stream::iter(0..BOUNDED_ITEMS);
-                while let Some(x) = s.next().await {
-                    if tx.send(x).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            let s = ReceiverStream::new(rx);
-            black_box(s.fold(0u64, |a, x| async move { a.wrapping_add(x) }).await)
-        })
+        b.to_async(&rt)
+            .iter(|| async { black_box(mpsc_fold().await) })
+    });
+    g.bench_function("weir_bounded_spawned_consumer", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(tokio::spawn(weir_fold()).await.unwrap()) })
+    });
+    g.bench_function("tokio_mpsc_receiver_stream_spawned_consumer", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(tokio::spawn(mpsc_fold()).await.unwrap()) })
     });
     g.finish();
 }

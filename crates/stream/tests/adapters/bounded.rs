@@ -68,6 +68,40 @@ async fn bound_holds_under_real_parallelism() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bound_and_order_hold_while_the_consumer_alternates_fast_and_slow() {
+    // Both sides spin (yield) before parking and adapt how long: fast phases keep
+    // them spinning, slow phases make them park. Neither may break the bound.
+    for n in [1, 4, 64] {
+        let (upstream, produced) = counting(60_000);
+        let s = upstream.bounded(nz(n));
+        let stats = s.stats();
+        let consumer = tokio::spawn(async move {
+            let mut s = std::pin::pin!(s);
+            let mut received = 0;
+            while let Some(item) = s.next().await {
+                assert_eq!(item, received);
+                received += 1;
+                let ahead = produced.load(Ordering::SeqCst) - received;
+                assert!(ahead <= n, "n = {n}: upstream {ahead} ahead");
+                // Every 5 000 items, a slow stretch: the consumer keeps yielding
+                // (busy elsewhere) for a while.
+                if (received / 5_000) % 2 == 1 && received % 50 == 0 {
+                    for _ in 0..200 {
+                        tokio::task::yield_now().await;
+                    }
+                    let ahead = produced.load(Ordering::SeqCst) - received;
+                    assert!(ahead <= n, "n = {n}: upstream {ahead} ahead");
+                }
+            }
+            received
+        });
+        assert_eq!(consumer.await.unwrap(), 60_000);
+        assert!(stats.max_depth() <= n);
+        assert_eq!(stats.depth(), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_stays_flat_over_a_million_items() {
     let s = futures::stream::iter(0..1_000_000u64).bounded(nz(64));
     let stats = s.stats();
