@@ -35,9 +35,9 @@ struct Scale {
 
 const SCALE: Scale = if cfg!(miri) {
     Scale {
-        tasks: 4,
-        iterations: 6,
-        changes: 6,
+        tasks: 8,
+        iterations: 16,
+        changes: 24,
     }
 } else {
     Scale {
