@@ -227,3 +227,33 @@ fn increment_many_above_the_ceiling_waits_aside() {
     assert_ready_ok!(big.poll());
     assert_eq!(latch.count(), 3);
 }
+
+/// Counts how many more single increments the latch admits right now.
+fn admissions(latch: &Latch) -> usize {
+    let mut admitted = 0;
+    while latch.try_increment().is_ok() {
+        admitted += 1;
+        assert!(admitted <= 64, "the latch admits without limit");
+    }
+    admitted
+}
+
+#[test]
+fn decrementing_a_granted_increment_before_it_is_dropped_keeps_the_ceiling() {
+    let latch = Latch::new(1);
+    latch.try_increment().unwrap();
+    let inc = pending(latch.increment());
+    latch.decrement().unwrap(); // grants the pending increment (count stays 1)
+    assert!(inc.is_woken());
+    // A second decrement before the increment is polled: whether it is refused or
+    // takes the granted one back, dropping the increment must not free it twice.
+    let _ = latch.decrement();
+    drop(inc);
+    let count = latch.count();
+    assert!(count <= 1);
+    assert_eq!(
+        count + admissions(&latch),
+        1,
+        "the ceiling of 1 no longer holds"
+    );
+}

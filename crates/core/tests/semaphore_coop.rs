@@ -115,3 +115,27 @@ async fn an_uncontended_acquire_loop_yields_to_other_tasks() {
     }
     other.await.unwrap();
 }
+
+/// The same for a latch increment that took its permit and then yielded for budget:
+/// a decrement in between must not let the drop free it twice.
+#[tokio::test(flavor = "current_thread")]
+async fn decrementing_an_increment_that_yielded_for_budget_keeps_the_ceiling() {
+    let latch = weir_core::Latch::new(1);
+    exhaust_budget().await;
+    let mut inc = Box::pin(latch.increment());
+    poll_fn(|cx| {
+        assert!(inc.as_mut().poll(cx).is_pending());
+        Poll::Ready(())
+    })
+    .await;
+    assert_eq!(latch.count(), 1);
+    let _ = latch.decrement();
+    drop(inc);
+    let count = latch.count();
+    let mut admitted = 0;
+    while latch.try_increment().is_ok() {
+        admitted += 1;
+        assert!(admitted <= 64);
+    }
+    assert_eq!(count + admitted, 1, "the ceiling of 1 no longer holds");
+}
