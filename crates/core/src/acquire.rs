@@ -162,7 +162,13 @@ impl Acquiring {
     fn cancel_slow(mut this: AcquiringProj<'_>, sem: &Semaphore) {
         match *this.phase {
             Phase::Idle | Phase::Done => {}
-            Phase::Holding => sem.release(*this.need),
+            Phase::Holding => {
+                // Rare (the task ran out of budget), so the checked, locked release.
+                let mut wakers = WakeList::new();
+                let queues = sem.release_granted_locked(sem.lock(), *this.need, &mut wakers);
+                drop(queues);
+                wakers.wake_all();
+            }
             Phase::Queued => {
                 let mut wakers = WakeList::new();
                 let mut queues = sem.lock();
@@ -175,7 +181,7 @@ impl Acquiring {
                     queues = sem.settle(queues, &mut wakers);
                 } else if let Some(node) = this.node.as_mut().data_mut() {
                     if node.outcome == Outcome::Granted {
-                        queues = sem.release_locked(queues, *this.need, &mut wakers);
+                        queues = sem.release_granted_locked(queues, *this.need, &mut wakers);
                     }
                 }
                 drop(queues);
