@@ -330,3 +330,33 @@ fn loom_latch_set_max_racing_increment() {
         block_on(latch.wait_for_empty());
     });
 }
+
+#[test]
+fn loom_latch_decrements_racing_a_cancelled_increment() {
+    loom::model(|| {
+        let latch = Arc::new(Latch::new(1));
+        latch.try_increment().unwrap();
+        let decrementer = {
+            let latch = latch.clone();
+            // The first decrement may grant the queued increment; the second may take
+            // that grant back before the increment is dropped.
+            thread::spawn(move || {
+                latch.decrement().unwrap();
+                let _ = latch.decrement();
+            })
+        };
+        {
+            let mut increment = pin!(latch.increment());
+            let _ = poll_once(increment.as_mut());
+        }
+        decrementer.join().unwrap();
+        // Whatever the interleaving, the ceiling of 1 still holds.
+        let mut count = latch.count();
+        assert!(count <= 1);
+        while latch.try_increment().is_ok() {
+            count += 1;
+            assert!(count <= 1, "the latch admits above its ceiling");
+        }
+        assert_eq!(count, 1);
+    });
+}

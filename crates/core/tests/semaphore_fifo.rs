@@ -352,3 +352,24 @@ fn polling_a_completed_acquire_panics() {
     };
     let _ = fut.as_mut().poll(&mut cx);
 }
+
+#[test]
+fn one_release_can_serve_more_waiters_than_one_wake_batch() {
+    let sem = Semaphore::new(100);
+    let held = sem.try_acquire_many(100).unwrap();
+    let mut waiters: Vec<_> = (0..100).map(|_| pending(sem.acquire())).collect();
+    let mut late = pending(sem.acquire());
+    drop(held);
+    assert!(waiters.iter().all(|w| w.is_woken()));
+    assert!(!late.is_woken());
+    let permits: Vec<_> = waiters
+        .iter_mut()
+        .map(|w| assert_ready_ok!(w.poll()))
+        .collect();
+    assert_pending!(late.poll());
+    assert_eq!(counts(&sem), (100, 100, 0));
+    drop(permits);
+    assert!(late.is_woken());
+    let _late = assert_ready_ok!(late.poll());
+    assert_eq!(counts(&sem), (100, 1, 99));
+}
