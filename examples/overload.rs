@@ -472,12 +472,14 @@ const PANEL_H: f64 = 120.0;
 const GAP: f64 = 34.0;
 const TOP: f64 = 70.0;
 
+/// (label, colour, value per sample, drawn as a step line)
+type Series<'a> = (&'a str, &'a str, Box<dyn Fn(&Sample) -> f64 + 'a>, bool);
+
 struct Panel<'a> {
     title: &'a str,
     unit: &'a str,
     max: f64,
-    /// (label, colour, value per sample, step line)
-    series: Vec<(&'a str, &'a str, Box<dyn Fn(&Sample) -> f64 + 'a>, bool)>,
+    series: Vec<Series<'a>>,
     /// (label, value): dashed horizontal reference lines
     marks: Vec<(&'a str, f64)>,
     shade_shedding: bool,
@@ -499,7 +501,7 @@ fn svg(samples: &[Sample], total: f64) -> String {
     };
     let rate_max = nice(peak(&|s| s.offered.max(s.done).max(s.shed_rate)).max(CAPACITY));
     let wait_max = nice(peak(&|s| s.p99_ms).max(10.0));
-    let panels = vec![
+    let panels = [
         Panel {
             title: "Load",
             unit: "items/s",
