@@ -217,7 +217,12 @@ fn assert_bound(admitted: &[(u64, u32)], period: u64, burst: u32) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 256 }))]
+    // No failure file: miri blocks `getcwd`, which proptest's persistence needs.
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 4 } else { 256 },
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn no_interval_admits_more_than_burst_plus_rate_times_t(

@@ -150,7 +150,8 @@ impl LimitAlgorithm for Vegas {
         }
 
         let queue = (limit * (1.0 - base.as_secs_f64() / rtt.as_secs_f64())).ceil();
-        let lg = (exposed(limit) as f64).log10().floor().max(1.0);
+        // Integer log: exact on every platform (a float `log10` may round 10⁴ down).
+        let lg = f64::from(exposed(limit).ilog10().max(1));
         let (alpha, beta, threshold) = (3.0 * lg, 6.0 * lg, lg);
         let next = if queue <= threshold {
             limit + beta
