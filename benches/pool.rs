@@ -21,6 +21,12 @@
 //! - `sleep_1ms`: 10k jobs that each sleep 1 ms. Concurrency is 100 here (not 4),
 //!   so an iteration takes ~100 ms rather than 2.5 s; every contender gets 100.
 //!
+//! - `keyed`: the cost of keyed submission against unkeyed, in the same run:
+//!   `KEYED_JOBS` trivial jobs through weir's `submit` (`unkeyed`), through
+//!   `submit_for` with one key (`keyed_1`), and with 16 keys served round robin
+//!   (`keyed_16`; each key's queue holds 4, so the total room is the same 64).
+//!   The target is keyed ≤ 1.3× unkeyed per job.
+//!
 //! Run: `cargo bench --bench pool -- --warm-up-time 1 --measurement-time 3`.
 
 use std::{future::Future, hint::black_box, pin::Pin, sync::Arc, time::Duration};
@@ -204,5 +210,53 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+const KEYED_JOBS: u64 = 100_000;
+
+/// `KEYED_JOBS` trivial jobs through `submit` (`keys == 0`) or `submit_for(i % keys)`;
+/// the queue room is `QUEUE` either way.
+async fn weir_keyed(keys: u64) -> u64 {
+    let key_capacity = if keys == 0 {
+        QUEUE
+    } else {
+        QUEUE / keys as usize
+    };
+    let pool = Pool::builder()
+        .workers(4)
+        .budget(4)
+        .queue_capacity(QUEUE)
+        .key_capacity(key_capacity.max(1))
+        .build()
+        .unwrap();
+    let mut handles = Vec::with_capacity(KEYED_JOBS as usize);
+    for i in 0..KEYED_JOBS {
+        let handle = if keys == 0 {
+            pool.submit(trivial(i)).await
+        } else {
+            pool.submit_for(i % keys, trivial(i)).await
+        };
+        handles.push(handle.unwrap());
+    }
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.await.unwrap();
+    }
+    sum
+}
+
+fn keyed(c: &mut Criterion) {
+    let rt = runtime();
+    let expected = KEYED_JOBS * (KEYED_JOBS - 1) / 2;
+    let mut g = c.benchmark_group("pool/keyed");
+    g.throughput(Throughput::Elements(KEYED_JOBS));
+    g.sample_size(10);
+    for (name, keys) in [("unkeyed", 0), ("keyed_1", 1), ("keyed_16", 16)] {
+        g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.to_async(&rt)
+                .iter(|| async move { assert_eq!(weir_keyed(keys).await, expected) });
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, keyed);
 criterion_main!(benches);

@@ -12,6 +12,7 @@ use crate::{
     observer::Observer,
     pool::Pool,
     queue::Queue,
+    sched::ClassSpec,
     shared::{Shared, Workers},
     stats::Counters,
 };
@@ -63,6 +64,9 @@ pub enum Overflow {
 /// | [`workers`](Self::workers) | available parallelism | 1..=[`MAX_WORKERS`](Self::MAX_WORKERS) |
 /// | [`budget`](Self::budget) | the worker count | 1..=`Semaphore::MAX_PERMITS` |
 /// | [`queue_capacity`](Self::queue_capacity) | [`DEFAULT_QUEUE_CAPACITY`](Self::DEFAULT_QUEUE_CAPACITY) | 1..=`Semaphore::MAX_PERMITS` |
+/// | [`key_capacity`](Self::key_capacity) | the queue capacity | 1..=`Semaphore::MAX_PERMITS` |
+/// | [`class`](Self::class) | one class, `"default"`, reserving nothing | reservations add up to at most the budget |
+/// | [`default_class`](Self::default_class) | the last declared class | a declared class |
 /// | [`overflow`](Self::overflow) | [`Overflow::RejectNewest`] | |
 /// | [`run_timeout`](Self::run_timeout) | none | > 0 |
 /// | [`close_grace`](Self::close_grace) | [`DEFAULT_CLOSE_GRACE`](Self::DEFAULT_CLOSE_GRACE) | any |
@@ -98,6 +102,9 @@ pub struct Builder {
     run_timeout: Option<Duration>,
     close_grace: Duration,
     observer: Option<Arc<dyn Observer>>,
+    key_capacity: Option<usize>,
+    classes: Vec<ClassSpec>,
+    default_class: Option<&'static str>,
 }
 
 impl Builder {
@@ -129,6 +136,9 @@ impl Builder {
             run_timeout: None,
             close_grace: Self::DEFAULT_CLOSE_GRACE,
             observer: None,
+            key_capacity: None,
+            classes: Vec::new(),
+            default_class: None,
         }
     }
 
@@ -186,6 +196,132 @@ impl Builder {
     /// ```
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = capacity;
+        self
+    }
+
+    /// How many accepted jobs each key (tenant) may have waiting to start, in
+    /// [`Pool::submit_for`] and its forms. Each key has its own queue of this
+    /// capacity: a key whose queue is full makes only its own submitters wait (or
+    /// be refused), never another key's. Defaults to the
+    /// [`queue_capacity`](Self::queue_capacity).
+    ///
+    /// Keys are not bounded in number, so the keyed jobs queued at once are bounded
+    /// by `key_capacity` times the number of busy keys; bound the keys yourself
+    /// (e.g. authenticate tenants before submitting for them) if that matters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = weir_pool::Pool::builder().workers(1).key_capacity(1).build().unwrap();
+    /// let _running = pool.try_submit_for("a", std::future::pending::<()>()).unwrap();
+    /// tokio::task::yield_now().await; // the worker takes it: "a"'s queue is empty again
+    /// pool.try_submit_for("a", async {}).unwrap();
+    /// assert!(pool.try_submit_for("a", async {}).unwrap_err().is_full());
+    /// pool.try_submit_for("b", async {}).unwrap(); // "b" has its own room
+    /// # }
+    /// ```
+    pub fn key_capacity(mut self, capacity: usize) -> Self {
+        self.key_capacity = Some(capacity);
+        self
+    }
+
+    /// Declares a priority class, reserving `reserved` units of the budget for it.
+    /// Classes declared earlier have higher priority. A job goes to the class it
+    /// names ([`Job::class`](crate::Job::class), with the id from
+    /// [`Pool::class`]) or to the [default class](Self::default_class). Without
+    /// any declaration the pool has one class, `"default"`, reserving nothing,
+    /// and behaves as a plain FIFO-fair pool.
+    ///
+    /// # Semantics
+    ///
+    /// Let `free` be the budget not held by running jobs. A class is **owed**
+    /// `reserved - (weight of its running jobs)` (at least 0) while it has jobs
+    /// queued, and nothing while it has none. Whenever a worker looks for work:
+    ///
+    /// 1. Each class with queued jobs offers one candidate: the next job of its
+    ///    keys' deficit round robin (see [`Pool::submit_for`]).
+    /// 2. Classes are tried in priority order. A candidate of weight `w` in class
+    ///    `C` starts if `w <= free - (what the other classes are owed)`.
+    /// 3. Once a class's candidate does not fit, each later class may start a
+    ///    candidate only within what it is owed itself: the rest of the free budget
+    ///    is held for the higher class, so its heavy jobs are not starved by
+    ///    lighter ones below it.
+    ///
+    /// What follows:
+    ///
+    /// - **The global budget is never exceeded**: a job starts only with its weight
+    ///   taken from it.
+    /// - **Reserved shares are honoured**: while class `C` has jobs queued, no other
+    ///   class starts a job that would leave less than `C` is owed free. `C` always
+    ///   gets up to its reservation, whatever the other classes submit.
+    /// - **Work-conserving**: a class with nothing queued is owed nothing, so its
+    ///   reservation is lent to the others, who may fill the whole budget.
+    /// - **Returned as soon as the owner needs it**: running jobs are never
+    ///   preempted, but from the moment the owner has a job queued, every unit that
+    ///   borrowers' jobs give back goes to the owner first, until it holds its
+    ///   reservation. Its wait is at most the time for enough borrowed weight to
+    ///   finish.
+    /// - **Priority above the reservations**: the unreserved budget goes to the
+    ///   highest class with work queued. A low class with no reservation can starve
+    ///   while higher classes keep the budget full: give it a reservation if it must
+    ///   progress.
+    /// - A class-`C` job may weigh at most the budget minus the other classes'
+    ///   reservations; heavier jobs are refused as `TooHeavy`.
+    ///
+    /// Build fails if the reservations add up to more than the budget
+    /// ([`ConfigError::OverReserved`]) or a name is declared twice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_pool::{Job, Pool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = Pool::builder()
+    ///     .workers(10)
+    ///     .budget(10)
+    ///     .class("critical", 3) // always gets 3 when it needs them
+    ///     .class("normal", 0)
+    ///     .class("batch", 1) // never starves completely
+    ///     .default_class("normal")
+    ///     .build()
+    ///     .unwrap();
+    /// let batch = pool.class("batch").unwrap();
+    /// let report = pool.submit(Job::new(async { 1 }).class(batch)).await.unwrap();
+    /// assert_eq!(report.await.unwrap(), 1);
+    /// // A normal job may use the budget less the others' reservations.
+    /// assert!(pool.try_submit(Job::new(async {}).weight(7)).is_err());
+    /// assert!(pool.try_submit(Job::new(async {}).weight(6)).is_ok());
+    /// # }
+    /// ```
+    pub fn class(mut self, name: &'static str, reserved: usize) -> Self {
+        self.classes.push(ClassSpec { name, reserved });
+        self
+    }
+
+    /// The class of jobs that name none (including every unkeyed submission that
+    /// does not set [`Job::class`](crate::Job::class)). Defaults to the last
+    /// declared class.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = weir_pool::Pool::builder()
+    ///     .class("high", 0)
+    ///     .class("low", 0)
+    ///     .default_class("high")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.default_class().name(), "high");
+    /// # }
+    /// ```
+    pub fn default_class(mut self, name: &'static str) -> Self {
+        self.default_class = Some(name);
         self
     }
 
@@ -318,11 +454,53 @@ impl Builder {
                 field: "run_timeout",
             });
         }
+        let key_capacity = self.key_capacity.unwrap_or(self.queue_capacity);
+        validate_count("key_capacity", key_capacity, Semaphore::MAX_PERMITS)?;
+        let mut classes = self.classes;
+        if classes.is_empty() {
+            classes.push(ClassSpec {
+                name: "default",
+                reserved: 0,
+            });
+        }
+        for (i, spec) in classes.iter().enumerate() {
+            if classes[..i].iter().any(|other| other.name == spec.name) {
+                return Err(ConfigError::Class {
+                    field: "class",
+                    name: spec.name,
+                    problem: "is declared twice",
+                });
+            }
+        }
+        let reserved = classes
+            .iter()
+            .try_fold(0_usize, |sum, spec| sum.checked_add(spec.reserved))
+            .unwrap_or(usize::MAX);
+        if reserved > budget {
+            return Err(ConfigError::OverReserved {
+                field: "class",
+                reserved,
+                budget,
+            });
+        }
+        let default_class = match self.default_class {
+            None => classes.len() - 1,
+            Some(name) => {
+                classes
+                    .iter()
+                    .position(|spec| spec.name == name)
+                    .ok_or(ConfigError::Class {
+                        field: "default_class",
+                        name,
+                        problem: "is not declared",
+                    })?
+            }
+        };
         let runtime = Handle::try_current().unwrap_or_else(|_| {
             panic!("weir_pool::Builder::build must be called inside a Tokio runtime")
         });
         let shared = Arc::new(Shared {
-            queue: Queue::new(self.queue_capacity),
+            queue: Queue::new(self.queue_capacity, &classes, key_capacity),
             budget: Semaphore::new(budget),
             counters: Counters::default(),
             token: CancellationToken::new(),
@@ -335,6 +513,9 @@ impl Builder {
             close_grace: self.close_grace,
             observer: self.observer,
             close: CloseState::new(),
+            classes,
+            reserved,
+            default_class,
         });
         shared.set_workers(workers);
         Ok(Pool::from_shared(shared))
@@ -372,6 +553,9 @@ impl fmt::Debug for Builder {
             .field("run_timeout", &self.run_timeout)
             .field("close_grace", &self.close_grace)
             .field("observer", &self.observer.is_some())
+            .field("key_capacity", &self.key_capacity)
+            .field("classes", &self.classes)
+            .field("default_class", &self.default_class)
             .finish()
     }
 }

@@ -39,6 +39,26 @@ pub enum ConfigError {
         /// The field (builder method) at fault.
         field: &'static str,
     },
+    /// The classes' reservations add up to more than the budget.
+    #[error("invalid pool config: classes reserve {reserved} in total, above the budget {budget}")]
+    OverReserved {
+        /// The field (builder method) at fault: `class`, `budget` or `set_budget`.
+        field: &'static str,
+        /// The sum of the reservations.
+        reserved: usize,
+        /// The budget.
+        budget: usize,
+    },
+    /// A class name was declared twice, or a default class was not declared.
+    #[error("invalid pool config: class `{name}` {problem}")]
+    Class {
+        /// The field (builder method) at fault: `class` or `default_class`.
+        field: &'static str,
+        /// The class name.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
 }
 
 impl ConfigError {
@@ -52,9 +72,11 @@ impl ConfigError {
     /// ```
     pub fn field(&self) -> &'static str {
         match self {
-            Self::Zero { field } | Self::TooLarge { field, .. } | Self::ZeroDuration { field } => {
-                field
-            }
+            Self::Zero { field }
+            | Self::TooLarge { field, .. }
+            | Self::ZeroDuration { field }
+            | Self::OverReserved { field, .. }
+            | Self::Class { field, .. } => field,
         }
     }
 }

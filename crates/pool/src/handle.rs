@@ -45,11 +45,18 @@ pub struct JobHandle<T> {
     cell: Arc<Cell<T>>,
     shared: Arc<Shared>,
     id: JobId,
+    /// Where the job is queued (its key's slot), to find it on `cancel`.
+    slot: u32,
 }
 
 impl<T> JobHandle<T> {
-    pub(crate) fn new(cell: Arc<Cell<T>>, shared: Arc<Shared>, id: JobId) -> Self {
-        Self { cell, shared, id }
+    pub(crate) fn new(cell: Arc<Cell<T>>, shared: Arc<Shared>, id: JobId, slot: u32) -> Self {
+        Self {
+            cell,
+            shared,
+            id,
+            slot,
+        }
     }
 
     /// The job's id.
@@ -99,7 +106,7 @@ impl<T> JobHandle<T> {
     /// ```
     pub fn cancel(&self) {
         self.cell.request_cancel();
-        self.shared.cancel_queued(self.id);
+        self.shared.cancel_queued(self.id, self.slot);
     }
 
     /// Whether the outcome is in (awaiting the handle would not wait).

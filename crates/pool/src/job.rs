@@ -5,6 +5,8 @@ use std::{fmt, future::Future, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::tenant::ClassId;
+
 /// Something the pool can run: a future, or a closure that receives a
 /// [`JobContext`] (see [`with_context`]).
 ///
@@ -69,6 +71,12 @@ pub trait Work: Send + 'static {
     /// ([`Builder::run_timeout`](crate::Builder::run_timeout)).
     fn timeout(&self) -> RunTimeout {
         RunTimeout::PoolDefault
+    }
+
+    /// The job's priority class ([`Builder::class`](crate::Builder::class)).
+    /// Defaults to `None`: the pool's default class.
+    fn class(&self) -> Option<ClassId> {
+        None
     }
 
     /// Whether an output counts as a failure in the pool's counters (`failed`
@@ -142,6 +150,7 @@ pub struct Job<W> {
     work: W,
     weight: usize,
     timeout: RunTimeout,
+    class: Option<ClassId>,
 }
 
 impl<W: Work> Job<W> {
@@ -159,6 +168,7 @@ impl<W: Work> Job<W> {
         Self {
             weight: work.weight(),
             timeout: work.timeout(),
+            class: work.class(),
             work,
         }
     }
@@ -215,6 +225,30 @@ impl<W: Work> Job<W> {
         self
     }
 
+    /// Puts the job in a priority class of the pool it is submitted to (see
+    /// [`Builder::class`](crate::Builder::class)). Submitting it to a pool that did
+    /// not declare the class panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_pool::{Job, Pool, Work};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = Pool::builder().budget(4).class("critical", 1).class("batch", 0).build().unwrap();
+    /// let critical = pool.class("critical").unwrap();
+    /// let job = Job::new(async { "urgent" }).class(critical);
+    /// assert_eq!(Work::class(&job), Some(critical));
+    /// assert_eq!(pool.submit(job).await.unwrap().await.unwrap(), "urgent");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn class(mut self, class: ClassId) -> Self {
+        self.class = Some(class);
+        self
+    }
+
     /// Gives the work back.
     ///
     /// # Examples
@@ -250,6 +284,10 @@ impl<W: Work> Work for Job<W> {
         self.timeout
     }
 
+    fn class(&self) -> Option<ClassId> {
+        self.class
+    }
+
     fn is_failure(output: &W::Output) -> bool {
         W::is_failure(output)
     }
@@ -260,6 +298,7 @@ impl<W> fmt::Debug for Job<W> {
         f.debug_struct("Job")
             .field("weight", &self.weight)
             .field("timeout", &self.timeout)
+            .field("class", &self.class)
             .finish_non_exhaustive()
     }
 }
@@ -394,6 +433,10 @@ where
 
     fn timeout(&self) -> RunTimeout {
         self.0.timeout()
+    }
+
+    fn class(&self) -> Option<ClassId> {
+        self.0.class()
     }
 
     fn is_failure(output: &W::Output) -> bool {

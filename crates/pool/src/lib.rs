@@ -28,6 +28,13 @@
 //!   [`CloseReport`] of what happened to every job.
 //! - **Counters that add up** ([`Stats`]) and an [`Observer`] for lifecycle events;
 //!   each job runs in its own `tracing` span.
+//! - **Fair multi-tenant scheduling:** [`submit_for(key, job)`](Pool::submit_for)
+//!   gives each key (tenant) its own bounded queue, and workers serve the keys by
+//!   deficit round robin in job weight, with optional [shares](Pool::set_share);
+//!   a flooding key fills only its own queue. Idle keys cost nothing.
+//! - **Priority classes on one budget:** [classes](Builder::class) with reserved
+//!   shares of the budget that other classes cannot take, lent out while unused,
+//!   never exceeding the budget.
 //!
 //! ```
 //! use tokio::time::{Duration, Instant};
@@ -75,12 +82,42 @@
 //! # How a job moves
 //!
 //! `submit` takes a queue slot (FIFO among waiting submitters) and enqueues the job
-//! in the same step. A worker takes the oldest job, frees its slot, and waits
-//! (FIFO across workers) for the job's weight from the budget. A job therefore
-//! counts as *queued* from acceptance until it starts, and *running* while it
-//! holds its weight. Jobs get their weight in order: a heavy job at the head holds
-//! back lighter ones taken after it (head-of-line blocking), which is what keeps it
-//! from starving. A job that is cancelled while queued leaves the queue at once.
+//! in the same step; `submit_for` does the same in its key's queue. A worker takes
+//! the next job together with its weight from the budget: the scheduler picks the
+//! class (by priority and reservations, see [`Builder::class`]), then the key
+//! within it (deficit round robin, see [`Pool::submit_for`]), then that key's
+//! oldest job. If that job's weight is not free, workers wait for it rather than
+//! start something else of the class: a heavy job at the head holds back lighter
+//! ones after it (head-of-line blocking), which is what keeps it from starving. A
+//! job therefore counts as *queued* from acceptance until it starts, and *running*
+//! while it holds its weight. A job that is cancelled while queued leaves the
+//! queue at once. Without keys and classes, this is a plain FIFO pool.
+//!
+//! # Tenants
+//!
+//! ```
+//! use tokio::time::{Duration, Instant};
+//! use weir_pool::Pool;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let pool = Pool::builder().workers(2).key_capacity(8).build().unwrap();
+//! pool.set_share("premium", 2); // twice the throughput while backlogged
+//! let mut noisy = 0;
+//! while pool.try_submit_for("noisy", tokio::time::sleep(Duration::from_millis(10))).is_ok() {
+//!     noisy += 1;
+//! }
+//! assert_eq!(noisy, 8); // its own queue is full: only its jobs are refused
+//! let quiet = pool.submit_for("quiet", async { "served" }).await.unwrap();
+//! assert_eq!(quiet.await.unwrap(), "served"); // ahead of noisy's backlog
+//! assert_eq!(pool.key_stats(&"noisy").unwrap().queued, 6);
+//! let report = pool.close(Instant::now() + Duration::from_secs(1)).await;
+//! assert_eq!((report.stats.completed, report.stats.keys), (9, 0));
+//! # }
+//! ```
+//!
+//! See `examples/tenants.rs` for one tenant flooding a pool while the others
+//! keep their latency.
 //!
 //! # When not to use weir-pool
 //!
@@ -92,8 +129,10 @@
 //!   is simpler and has no queue or worker tasks.
 //! - **Fire-and-forget tasks with no bound**: `tokio::spawn` or tokio-util's
 //!   `TaskTracker`.
-//! - **Priorities or per-tenant fairness:** the queue and the budget are strictly
-//!   FIFO. Use one pool per class.
+//! - **Strict isolation:** classes share workers and one budget; a reservation
+//!   guarantees budget, not workers, and a class's running jobs are never
+//!   preempted. If a tenant must never wait for another's running jobs, give it
+//!   its own pool.
 //! - **Outside Tokio:** the pool spawns Tokio tasks and uses Tokio time.
 
 #![forbid(unsafe_code)]
@@ -110,9 +149,11 @@ pub mod metrics;
 mod observer;
 mod pool;
 mod queue;
+mod sched;
 mod shared;
 mod stats;
 mod task;
+mod tenant;
 mod worker;
 
 pub use builder::{Builder, Overflow};
@@ -129,3 +170,4 @@ pub use observer::{
 };
 pub use pool::Pool;
 pub use stats::Stats;
+pub use tenant::{ClassId, KeyStats};

@@ -1,35 +1,50 @@
-//! The bounded job queue: a `VecDeque` under a mutex, with its room counted by a
-//! weir-core [`Latch`] (FIFO, cancel-safe, resizable waiting for submitters) and a
-//! list of idle workers to wake.
+//! The bounded job queue: per-key FIFOs and the scheduler that picks across them
+//! ([`Sched`]) under a mutex, with the room of each queue counted by a weir-core
+//! [`Latch`] (FIFO, cancel-safe, resizable waiting for submitters; the unkeyed
+//! queues share the pool's) and a list of idle workers to wake.
 //!
 //! # Invariants
 //!
-//! - The latch's count is the number of slots taken: queued entries, plus
-//!   submitters between winning a slot and pushing (no await in between), plus
-//!   workers between popping and releasing the slot (no await in between either).
-//!   So no slot is ever reserved but unused across an await (tower#408).
-//! - Entries are in increasing id order (ids are assigned under the lock at push
-//!   time), which lets a cancelled job be found by binary search.
+//! - A latch's count is the number of slots taken: queued entries, plus
+//!   submitters between winning a slot and pushing (no await in between for
+//!   unkeyed jobs; a keyed submitter that waited for room pins its key's state
+//!   until it pushes). So no slot is ever reserved but unused across an await
+//!   (tower#408).
+//! - A worker takes a job only together with its weight from the budget (see
+//!   [`Sched::pick`]), so a job is either queued or running, never held by a
+//!   worker that waits.
+//! - Each key's entries are in increasing id order (ids are assigned under the
+//!   lock at push time), which lets a cancelled job be found by binary search.
 //! - An idle worker is registered at most once. Wake-ups are batched the way
 //!   tokio's scheduler batches them: at most one worker is *notified* (woken and
 //!   not yet back) at a time. A push notifies an idle worker only if none is
-//!   notified; a worker that takes a job and leaves more behind notifies the next
-//!   idle one. So a burst of pushes costs one wake-up, not one per job, and a job
-//!   is never left queued while every worker sleeps.
+//!   notified; a worker that takes a job and leaves more behind (with budget free)
+//!   notifies the next idle one. So a burst of pushes costs one wake-up, not one
+//!   per job. A job is never left queued while every worker sleeps with budget
+//!   free: budget comes back only when a worker releases a job's weight (it then
+//!   looks for work itself, or passes the wake-up on when it retires) or when the
+//!   budget is resized (which wakes a worker). Once the queue is closed, whoever
+//!   takes or removes its last job wakes every idle worker, so that they exit.
 
 use std::{
-    collections::VecDeque,
+    hash::Hash,
     pin::Pin,
-    sync::{Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     task::{Context, Poll, Waker},
     time::Duration,
 };
 
 use tokio::time::Instant;
 use tracing::Span;
-use weir_core::Latch;
+use weir_core::{Latch, Permit, Semaphore};
 
-use crate::{job::JobId, stats::Counters, task::Runnable};
+use crate::{
+    job::JobId,
+    sched::{ClassSpec, Sched},
+    stats::Counters,
+    task::Runnable,
+    tenant::{AnyKey, KeyStats},
+};
 
 /// A queued job with what the worker needs to schedule it.
 pub(crate) struct Entry {
@@ -41,15 +56,25 @@ pub(crate) struct Entry {
     /// The submitter's span, the parent of the job's span.
     pub(crate) span: Span,
     pub(crate) task: Pin<Box<dyn Runnable>>,
+    /// Its key's slot and its class; set by the scheduler at push time.
+    pub(crate) slot: u32,
+    pub(crate) class: usize,
+}
+
+/// Where an accepted job went: its id, and its key's slot (for `cancel`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Admitted {
+    pub(crate) id: JobId,
+    pub(crate) slot: u32,
 }
 
 pub(crate) struct Queue {
-    slots: Latch,
+    slots: Arc<Latch>,
     inner: Mutex<Inner>,
 }
 
 struct Inner {
-    entries: VecDeque<Entry>,
+    sched: Sched,
     next_id: u64,
     closed: bool,
     /// Workers waiting for a job, by worker id.
@@ -59,24 +84,45 @@ struct Inner {
     notified: Vec<usize>,
 }
 
-/// Why [`Queue::push_evicting`] could not push.
+/// Why a push without free room could not evict.
 pub(crate) enum EvictError {
     Closed,
     /// Nothing queued to evict (the slots are held by jobs in transit).
     Empty,
 }
 
+/// What a keyed submitter does when its key's queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WhenFull {
+    Refuse,
+    Evict,
+    Wait,
+}
+
+/// What [`Queue::push_keyed`] did.
+pub(crate) enum KeyedPush {
+    Pushed(Admitted),
+    /// Pushed, evicting the key's oldest job.
+    Evicted(Admitted, Entry),
+    Full,
+    Closed,
+    /// Full; the key's state is pinned for a submitter that waits on the latch, then
+    /// calls [`Queue::push_pinned`] or [`Queue::unpin`].
+    Wait(u32, Arc<Latch>),
+}
+
 impl Queue {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, classes: &[ClassSpec], key_capacity: usize) -> Self {
+        let slots = Arc::new(Latch::new(capacity));
         Self {
-            slots: Latch::new(capacity),
             inner: Mutex::new(Inner {
-                entries: VecDeque::with_capacity(capacity.min(1024)),
+                sched: Sched::new(classes, key_capacity, &slots),
                 next_id: 0,
                 closed: false,
                 idle: Vec::new(),
                 notified: Vec::new(),
             }),
+            slots,
         }
     }
 
@@ -86,77 +132,160 @@ impl Queue {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The queue's room.
+    /// The room of the unkeyed queues.
     pub(crate) fn slots(&self) -> &Latch {
         &self.slots
     }
 
-    /// Pushes the entry `make` builds, unless the queue is closed (then `make` is
-    /// not called). The caller holds a slot, which passes to the entry.
+    /// Pushes the unkeyed entry `make` builds into `class`, unless the queue is
+    /// closed (then `make` is not called). The caller holds a slot, which passes to
+    /// the entry.
     pub(crate) fn push(
         &self,
         counters: &Counters,
+        class: usize,
         make: impl FnOnce(JobId) -> Entry,
-    ) -> Option<JobId> {
-        let (id, waker) = {
+    ) -> Option<Admitted> {
+        let (admitted, waker) = {
             let mut inner = self.lock();
             if inner.closed {
                 return None;
             }
-            let id = inner.take_id();
-            counters.submitted();
-            inner.entries.push_back(make(id));
-            (id, inner.notify_one())
+            let admitted = inner.push(counters, class as u32, make);
+            (admitted, inner.notify_one())
         };
         if let Some(waker) = waker {
             waker.wake();
         }
-        Some(id)
+        Some(admitted)
     }
 
-    /// Without a free slot: evicts the oldest queued entry and pushes the new one in
-    /// its slot, in one step.
+    /// Without a free slot: evicts the oldest queued unkeyed entry and pushes the
+    /// new one in its slot, in one step.
     pub(crate) fn push_evicting(
         &self,
         counters: &Counters,
+        class: usize,
         make: impl FnOnce(JobId) -> Entry,
-    ) -> Result<(JobId, Entry), EvictError> {
+    ) -> Result<(Admitted, Entry), EvictError> {
         let mut inner = self.lock();
         if inner.closed {
             return Err(EvictError::Closed);
         }
-        let Some(evicted) = inner.entries.pop_front() else {
-            return Err(EvictError::Empty);
-        };
-        let id = inner.take_id();
-        counters.submitted();
-        inner.entries.push_back(make(id));
+        let evicted = inner
+            .sched
+            .oldest_unkeyed()
+            .and_then(|slot| inner.sched.evict(slot))
+            .ok_or(EvictError::Empty)?;
+        let admitted = inner.push(counters, class as u32, make);
         // Evicting frees no slot and takes none: no worker needs waking for it
         // (the queue was not empty, so no worker is idle for lack of jobs).
         drop(inner);
-        Ok((id, evicted))
+        Ok((admitted, evicted))
     }
 
-    /// Takes the oldest entry for worker `worker`, or registers it as idle.
-    /// `Ready(None)` once the queue is closed and empty.
-    pub(crate) fn poll_pop(&self, worker: usize, cx: &mut Context<'_>) -> Poll<Option<Entry>> {
+    /// Pushes a job for `key` in `class` if its queue has room; otherwise does what
+    /// `when_full` says. `make` is called only to push.
+    pub(crate) fn push_keyed<K: Hash + Eq + Send + Sync + 'static>(
+        &self,
+        counters: &Counters,
+        class: usize,
+        key: K,
+        when_full: WhenFull,
+        make: impl FnOnce(JobId) -> Entry,
+    ) -> KeyedPush {
+        let (pushed, waker) = {
+            let mut inner = self.lock();
+            if inner.closed {
+                return KeyedPush::Closed;
+            }
+            let slot = inner.sched.slot_for(class, key);
+            if inner.sched.try_room(slot) {
+                let admitted = inner.push(counters, slot, make);
+                (KeyedPush::Pushed(admitted), inner.notify_one())
+            } else {
+                let pushed = match when_full {
+                    WhenFull::Wait => KeyedPush::Wait(slot, inner.sched.pin(slot)),
+                    WhenFull::Evict => match inner.sched.evict(slot) {
+                        Some(evicted) => {
+                            KeyedPush::Evicted(inner.push(counters, slot, make), evicted)
+                        }
+                        None => KeyedPush::Full,
+                    },
+                    WhenFull::Refuse => KeyedPush::Full,
+                };
+                if matches!(pushed, KeyedPush::Full) {
+                    inner.sched.refused(slot);
+                }
+                (pushed, None)
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        pushed
+    }
+
+    /// A submitter that waited for room in pinned `slot` got it: pushes, unless the
+    /// queue closed meanwhile (then the room is freed, the refusal counted, and
+    /// `make` not called).
+    pub(crate) fn push_pinned(
+        &self,
+        counters: &Counters,
+        slot: u32,
+        make: impl FnOnce(JobId) -> Entry,
+    ) -> Option<Admitted> {
+        let (admitted, waker) = {
+            let mut inner = self.lock();
+            if inner.closed {
+                inner.sched.refused(slot);
+                inner.sched.unpin(slot, true);
+                return None;
+            }
+            let id = inner.take_id();
+            counters.submitted();
+            inner.sched.push_pinned(slot, make(id));
+            (Admitted { id, slot }, inner.notify_one())
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Some(admitted)
+    }
+
+    /// A submitter waiting on pinned `slot` gave up without room.
+    pub(crate) fn unpin(&self, slot: u32, refused: bool) {
+        let mut inner = self.lock();
+        if refused {
+            inner.sched.refused(slot);
+        }
+        inner.sched.unpin(slot, false);
+    }
+
+    /// Takes the next job that may start, with its weight from `budget`, for worker
+    /// `worker`, or registers it as idle. `Ready(None)` once the queue is closed and
+    /// empty.
+    pub(crate) fn poll_pop<'a>(
+        &self,
+        budget: &'a Semaphore,
+        worker: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<(Entry, Permit<'a>)>> {
         let mut inner = self.lock();
         inner.back(worker);
-        if let Some(entry) = inner.entries.pop_front() {
-            // More work left and nobody on the way: pass the wake-up on.
-            let next = if inner.entries.is_empty() {
-                None
+        if let Some(taken) = inner.sched.pick(budget) {
+            // More work left, budget to run it, and nobody on the way: pass the
+            // wake-up on. Closed and now empty: every idle worker can exit.
+            let (next, exit) = if inner.sched.queued() > 0 && budget.available() > 0 {
+                (inner.notify_one(), Vec::new())
             } else {
-                inner.notify_one()
+                (None, inner.exit_idle())
             };
             drop(inner);
-            if let Some(next) = next {
-                next.wake();
-            }
-            self.release_slots(1);
-            return Poll::Ready(Some(entry));
+            next.into_iter().chain(exit).for_each(Waker::wake);
+            return Poll::Ready(Some(taken));
         }
-        if inner.closed {
+        if inner.closed && inner.sched.queued() == 0 {
             return Poll::Ready(None);
         }
         let waker = cx.waker();
@@ -168,6 +297,26 @@ impl Queue {
         Poll::Pending
     }
 
+    /// Gives a taken job's weight back to the budget and its class (`ran`: it
+    /// started; otherwise it was discarded first).
+    pub(crate) fn release(&self, slot: u32, class: usize, permit: Permit<'_>, ran: bool) {
+        self.lock().sched.release(slot, class, permit, ran);
+    }
+
+    /// The budget was resized: wakes a worker if jobs wait, so it re-checks.
+    pub(crate) fn budget_changed(&self) {
+        let waker = {
+            let mut inner = self.lock();
+            if inner.sched.queued() == 0 {
+                return;
+            }
+            inner.notify_one()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
     /// Forgets a retiring worker's idle registration. If the push that woke it left
     /// a job queued, passes the wake-up on to another idle worker, so the job is not
     /// stranded.
@@ -177,7 +326,7 @@ impl Queue {
             inner.back(worker);
             let at = inner.idle.iter().position(|(id, _)| *id == worker);
             let mine = at.map(|at| inner.idle.swap_remove(at).1);
-            let next = if inner.entries.is_empty() {
+            let next = if inner.sched.queued() == 0 {
                 None
             } else {
                 inner.notify_one()
@@ -190,14 +339,14 @@ impl Queue {
         }
     }
 
-    /// Removes a queued entry by id, freeing its slot.
-    pub(crate) fn remove(&self, id: JobId) -> Option<Entry> {
-        let entry = {
+    /// Removes a queued entry by id (in key slot `slot`), freeing its slot.
+    pub(crate) fn remove(&self, id: JobId, slot: u32) -> Option<Entry> {
+        let (entry, exit) = {
             let mut inner = self.lock();
-            let at = inner.entries.binary_search_by_key(&id, |e| e.id).ok()?;
-            inner.entries.remove(at)
+            let entry = inner.sched.remove(slot, id);
+            (entry, inner.exit_idle())
         };
-        self.release_slots(1);
+        exit.into_iter().for_each(Waker::wake);
         entry
     }
 
@@ -210,6 +359,7 @@ impl Queue {
                 return false;
             }
             inner.closed = true;
+            inner.sched.close_keys();
             std::mem::take(&mut inner.idle)
         };
         self.slots.close();
@@ -220,9 +370,13 @@ impl Queue {
     }
 
     /// Takes every queued entry out, freeing their slots.
-    pub(crate) fn drain(&self) -> VecDeque<Entry> {
-        let entries = std::mem::take(&mut self.lock().entries);
-        self.release_slots(entries.len());
+    pub(crate) fn drain(&self) -> Vec<Entry> {
+        let (entries, exit) = {
+            let mut inner = self.lock();
+            let entries = inner.sched.drain();
+            (entries, inner.exit_idle())
+        };
+        exit.into_iter().for_each(Waker::wake);
         entries
     }
 
@@ -243,18 +397,46 @@ impl Queue {
         self.lock().closed
     }
 
-    fn release_slots(&self, n: usize) {
-        if n > 0 {
-            let released = self.slots.decrement_many(n);
-            debug_assert!(
-                released.is_ok(),
-                "queue slot count out of step: {released:?}"
-            );
-        }
+    pub(crate) fn live_keys(&self) -> usize {
+        self.lock().sched.live_keys()
+    }
+
+    pub(crate) fn key_stats(&self, key: &dyn AnyKey) -> Option<KeyStats> {
+        self.lock().sched.key_stats(key)
+    }
+
+    pub(crate) fn set_share(&self, key: Arc<dyn AnyKey>, share: u32) {
+        self.lock().sched.set_share(key, share);
+    }
+
+    pub(crate) fn class_in_use(&self, class: usize) -> usize {
+        self.lock().sched.class_in_use(class)
     }
 }
 
 impl Inner {
+    fn push(
+        &mut self,
+        counters: &Counters,
+        slot: u32,
+        make: impl FnOnce(JobId) -> Entry,
+    ) -> Admitted {
+        let id = self.take_id();
+        counters.submitted();
+        self.sched.push(slot, make(id));
+        Admitted { id, slot }
+    }
+
+    /// Once the queue is closed and empty, every idle worker (idle because the
+    /// queued jobs did not fit the budget) must wake to exit.
+    fn exit_idle(&mut self) -> Vec<Waker> {
+        if self.closed && self.sched.queued() == 0 {
+            self.idle.drain(..).map(|(_, waker)| waker).collect()
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Picks an idle worker to wake, unless one is already on its way.
     fn notify_one(&mut self) -> Option<Waker> {
         if !self.notified.is_empty() {
@@ -283,8 +465,9 @@ impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = self.lock();
         f.debug_struct("Queue")
-            .field("len", &inner.entries.len())
+            .field("len", &inner.sched.queued())
             .field("capacity", &self.slots.max())
+            .field("keys", &inner.sched.live_keys())
             .field("closed", &inner.closed)
             .field("idle_workers", &inner.idle.len())
             .finish()

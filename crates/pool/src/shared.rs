@@ -2,6 +2,8 @@
 //! and discard paths that keep the counters and the handles in step.
 
 use std::{
+    future::Future,
+    hash::Hash,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicUsize, Ordering},
@@ -21,9 +23,11 @@ use crate::{
     handle::{JobError, JobHandle},
     job::{JobId, RunTimeout, Work},
     observer::{DropReason, Dropped, Observer, RefuseReason, Refused, Submitted},
-    queue::{Entry, EvictError, Queue},
+    queue::{Admitted, Entry, EvictError, KeyedPush, Queue, WhenFull},
+    sched::ClassSpec,
     stats::Counters,
     task::{Cell, Task},
+    tenant::ClassId,
     worker,
 };
 
@@ -46,6 +50,11 @@ pub(crate) struct Shared {
     pub(crate) close_grace: Duration,
     pub(crate) observer: Option<Arc<dyn Observer>>,
     pub(crate) close: CloseState,
+    /// The priority classes, highest first, and the total reserved weight.
+    pub(crate) classes: Vec<ClassSpec>,
+    pub(crate) reserved: usize,
+    /// Where jobs that name no class go.
+    pub(crate) default_class: usize,
 }
 
 /// Worker-count bookkeeping. Growing spawns at once; shrinking is lazy: a worker
@@ -126,9 +135,34 @@ impl Shared {
         }
     }
 
-    /// Whether a job of this weight could ever run under the current budget.
-    pub(crate) fn fits(&self, weight: usize) -> bool {
-        weight <= self.budget.capacity()
+    /// Whether a job of this weight could ever run in `class` under the current
+    /// budget: it may use the budget less the other classes' reservations.
+    pub(crate) fn fits(&self, weight: usize, class: usize) -> bool {
+        let others = self.reserved - self.classes[class].reserved;
+        weight <= self.budget.capacity().saturating_sub(others)
+    }
+
+    /// The class index of a job.
+    #[track_caller]
+    pub(crate) fn class_of<W: Work>(&self, job: &W) -> usize {
+        match job.class() {
+            None => self.default_class,
+            Some(class) => {
+                let ours = self
+                    .classes
+                    .get(class.index)
+                    .is_some_and(|spec| spec.name == class.name);
+                assert!(ours, "{class:?} is not a class of this pool");
+                class.index
+            }
+        }
+    }
+
+    pub(crate) fn class_id(&self, index: usize) -> ClassId {
+        ClassId {
+            index,
+            name: self.classes[index].name,
+        }
     }
 
     pub(crate) fn now(&self) -> Option<Instant> {
@@ -169,16 +203,22 @@ impl Shared {
                 enqueued_at,
                 span,
                 task,
+                slot: 0,
+                class: 0,
             }
         };
         let result = push(&self.queue, &self.counters, &mut make);
-        match (result.id(), parts) {
-            (Some(id), None) => {
+        match (result.admitted(), parts) {
+            (Some(Admitted { id, slot }), None) => {
                 if let Some(observer) = &self.observer {
                     observer.on_submit(&Submitted { id, weight });
                 }
                 tracing::trace!(job.id = id.0, job.weight = weight, "job submitted");
-                (result, Some(JobHandle::new(cell, self.clone(), id)), None)
+                (
+                    result,
+                    Some(JobHandle::new(cell, self.clone(), id, slot)),
+                    None,
+                )
             }
             (_, Some((mut task, _))) => {
                 let job = task.as_mut().take_work();
@@ -188,11 +228,17 @@ impl Shared {
         }
     }
 
-    /// Enqueues `job` into the slot the caller holds; gives the job back (and frees
-    /// the slot) if the queue closed meanwhile.
-    pub(crate) fn enqueue<W: Work>(self: &Arc<Self>, job: W) -> Result<JobHandle<W::Output>, W> {
+    /// Enqueues unkeyed `job` into `class`, in the slot the caller holds; gives the
+    /// job back (and frees the slot) if the queue closed meanwhile.
+    pub(crate) fn enqueue<W: Work>(
+        self: &Arc<Self>,
+        job: W,
+        class: usize,
+    ) -> Result<JobHandle<W::Output>, W> {
         let weight = job.weight();
-        let (_, handle, job) = self.admit(job, |queue, counters, make| queue.push(counters, make));
+        let (_, handle, job) = self.admit(job, |queue, counters, make| {
+            queue.push(counters, class, make)
+        });
         match (handle, job) {
             (Some(handle), _) => Ok(handle),
             (None, Some(job)) => {
@@ -214,17 +260,18 @@ impl Shared {
         job: W,
     ) -> Result<JobHandle<W::Output>, TrySubmitError<W>> {
         let weight = job.weight();
-        if !self.fits(weight) {
+        let class = self.class_of(&job);
+        if !self.fits(weight, class) {
             self.refuse(RefuseReason::TooHeavy, weight);
             return Err(TrySubmitError::TooHeavy(job));
         }
         match self.queue.slots().try_increment() {
-            Ok(()) => self.enqueue(job).map_err(TrySubmitError::Closed),
+            Ok(()) => self.enqueue(job, class).map_err(TrySubmitError::Closed),
             Err(TryAcquireError::Closed) => {
                 self.refuse(RefuseReason::Closed, weight);
                 Err(TrySubmitError::Closed(job))
             }
-            Err(_) if self.overflow == Overflow::EvictOldest => self.enqueue_evicting(job),
+            Err(_) if self.overflow == Overflow::EvictOldest => self.enqueue_evicting(job, class),
             Err(_) => {
                 self.refuse(RefuseReason::Full, weight);
                 Err(TrySubmitError::Full(job))
@@ -235,10 +282,11 @@ impl Shared {
     fn enqueue_evicting<W: Work>(
         self: &Arc<Self>,
         job: W,
+        class: usize,
     ) -> Result<JobHandle<W::Output>, TrySubmitError<W>> {
         let weight = job.weight();
         let (result, handle, job) = self.admit(job, |queue, counters, make| {
-            queue.push_evicting(counters, make)
+            queue.push_evicting(counters, class, make)
         });
         match (result, handle, job) {
             (Ok((_, evicted)), Some(handle), _) => {
@@ -291,8 +339,8 @@ impl Shared {
     }
 
     /// A handle's `cancel`: takes the job out of the queue if it is still there.
-    pub(crate) fn cancel_queued(&self, id: JobId) {
-        if let Some(entry) = self.queue.remove(id) {
+    pub(crate) fn cancel_queued(&self, id: JobId, slot: u32) {
+        if let Some(entry) = self.queue.remove(id, slot) {
             self.discard(entry, DropReason::Cancelled);
         }
     }
@@ -310,17 +358,149 @@ impl Drop for Shared {
 
 /// What a queue push reports, so [`Shared::admit`] can tell whether it took the job.
 trait AdmitResult {
-    fn id(&self) -> Option<JobId>;
+    fn admitted(&self) -> Option<Admitted>;
 }
 
-impl AdmitResult for Option<JobId> {
-    fn id(&self) -> Option<JobId> {
+impl AdmitResult for Option<Admitted> {
+    fn admitted(&self) -> Option<Admitted> {
         *self
     }
 }
 
-impl AdmitResult for Result<(JobId, Entry), EvictError> {
-    fn id(&self) -> Option<JobId> {
-        self.as_ref().ok().map(|(id, _)| *id)
+impl AdmitResult for Result<(Admitted, Entry), EvictError> {
+    fn admitted(&self) -> Option<Admitted> {
+        self.as_ref().ok().map(|(admitted, _)| *admitted)
+    }
+}
+
+impl AdmitResult for KeyedPush {
+    fn admitted(&self) -> Option<Admitted> {
+        match self {
+            Self::Pushed(admitted) | Self::Evicted(admitted, _) => Some(*admitted),
+            Self::Full | Self::Closed | Self::Wait(..) => None,
+        }
+    }
+}
+
+/// Unpins a keyed submitter's key state if its wait is dropped.
+struct Pinned<'a> {
+    shared: &'a Shared,
+    slot: Option<u32>,
+}
+
+impl Pinned<'_> {
+    fn disarm(&mut self) -> u32 {
+        self.slot.take().expect("pin disarmed twice")
+    }
+}
+
+impl Drop for Pinned<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            self.shared.queue.unpin(slot, false);
+        }
+    }
+}
+
+impl Shared {
+    /// `try_submit_for`: pushes if `key`'s queue has room, else applies the
+    /// overflow policy to that key's queue.
+    pub(crate) fn try_submit_for<K, W>(
+        self: &Arc<Self>,
+        key: K,
+        job: W,
+    ) -> Result<JobHandle<W::Output>, TrySubmitError<W>>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        W: Work,
+    {
+        let weight = job.weight();
+        let class = self.class_of(&job);
+        if !self.fits(weight, class) {
+            self.refuse(RefuseReason::TooHeavy, weight);
+            return Err(TrySubmitError::TooHeavy(job));
+        }
+        let when_full = match self.overflow {
+            Overflow::EvictOldest => WhenFull::Evict,
+            Overflow::RejectNewest => WhenFull::Refuse,
+        };
+        let (pushed, handle, job) = self.admit(job, |queue, counters, make| {
+            queue.push_keyed(counters, class, key, when_full, make)
+        });
+        match (pushed, handle, job) {
+            (KeyedPush::Pushed(_), Some(handle), None) => Ok(handle),
+            (KeyedPush::Evicted(_, evicted), Some(handle), None) => {
+                self.discard(evicted, DropReason::Evicted);
+                Ok(handle)
+            }
+            (KeyedPush::Full, None, Some(job)) => {
+                self.refuse(RefuseReason::Full, weight);
+                Err(TrySubmitError::Full(job))
+            }
+            (KeyedPush::Closed, None, Some(job)) => {
+                self.refuse(RefuseReason::Closed, weight);
+                Err(TrySubmitError::Closed(job))
+            }
+            _ => unreachable!("keyed push result and job out of step"),
+        }
+    }
+
+    /// The waiting forms of `submit_for`: pushes if `key`'s queue has room, else
+    /// waits (FIFO) for room unless `give_up` resolves first (with the reason to
+    /// refuse). A refused job comes back with the reason (already counted).
+    pub(crate) async fn submit_for<K, W>(
+        self: &Arc<Self>,
+        key: K,
+        job: W,
+        give_up: impl Future<Output = RefuseReason>,
+    ) -> Result<JobHandle<W::Output>, (RefuseReason, W)>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        W: Work,
+    {
+        let weight = job.weight();
+        let class = self.class_of(&job);
+        if !self.fits(weight, class) {
+            self.refuse(RefuseReason::TooHeavy, weight);
+            return Err((RefuseReason::TooHeavy, job));
+        }
+        let (pushed, handle, job) = self.admit(job, |queue, counters, make| {
+            queue.push_keyed(counters, class, key, WhenFull::Wait, make)
+        });
+        let (slot, latch, job) = match (pushed, handle, job) {
+            (KeyedPush::Pushed(_), Some(handle), None) => return Ok(handle),
+            (KeyedPush::Closed, None, Some(job)) => {
+                self.refuse(RefuseReason::Closed, weight);
+                return Err((RefuseReason::Closed, job));
+            }
+            (KeyedPush::Wait(slot, latch), None, Some(job)) => (slot, latch, job),
+            _ => unreachable!("keyed push result and job out of step"),
+        };
+        let mut pinned = Pinned {
+            shared: self,
+            slot: Some(slot),
+        };
+        let won = tokio::select! {
+            biased;
+            reason = give_up => Err(reason),
+            room = latch.increment() => room.map_err(|_| RefuseReason::Closed),
+        };
+        let slot = pinned.disarm();
+        if let Err(reason) = won {
+            self.queue.unpin(slot, true);
+            self.refuse(reason, weight);
+            return Err((reason, job));
+        }
+        let (_, handle, job) = self.admit(job, |queue, counters, make| {
+            queue.push_pinned(counters, slot, make)
+        });
+        match (handle, job) {
+            (Some(handle), None) => Ok(handle),
+            (None, Some(job)) => {
+                self.refuse(RefuseReason::Closed, weight);
+                Err((RefuseReason::Closed, job))
+            }
+            _ => unreachable!("pinned push result and job out of step"),
+        }
     }
 }

@@ -57,8 +57,8 @@ pub struct Stats {
     pub dropped: u64,
     /// Of `dropped`, those evicted by [`Overflow::EvictOldest`](crate::Overflow::EvictOldest).
     pub evicted: u64,
-    /// Jobs accepted and not started: in the queue, or taken by a worker that waits
-    /// for budget for them. Can exceed `queue_capacity` by at most the worker count.
+    /// Jobs accepted and not started: in the unkeyed queue or a key's queue (a
+    /// worker takes a job only once its weight is free, so none waits in a worker).
     pub queued: u64,
     /// Jobs running now.
     pub running: u64,
@@ -82,6 +82,10 @@ pub struct Stats {
     pub workers: usize,
     /// Worker tasks alive now; converges on `workers` after a resize.
     pub live_workers: usize,
+    /// Keys with state in the pool now: with jobs queued or running, or a
+    /// submitter waiting for room (see [`Pool::submit_for`](crate::Pool::submit_for)).
+    /// Idle keys are reclaimed, so this returns to 0 when keyed work stops.
+    pub keys: usize,
 }
 
 impl Stats {

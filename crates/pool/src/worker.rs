@@ -1,5 +1,6 @@
-//! The worker task: take the oldest job, wait for its weight, run it, record its
-//! fate; repeat until the queue is closed and empty or the worker is retired.
+//! The worker task: take the next job the scheduler picks (with its weight from
+//! the budget), run it, record its fate; repeat until the queue is closed and
+//! empty or the worker is retired.
 
 use std::{
     future::{Future, poll_fn},
@@ -22,8 +23,8 @@ use crate::{
     task::Ended,
 };
 
-enum Next {
-    Job(Entry),
+enum Next<'a> {
+    Job(Entry, Permit<'a>),
     Closed,
     Retired,
 }
@@ -38,12 +39,12 @@ pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
             }
             shared
                 .queue
-                .poll_pop(id, cx)
-                .map(|entry| entry.map_or(Next::Closed, Next::Job))
+                .poll_pop(&shared.budget, id, cx)
+                .map(|taken| taken.map_or(Next::Closed, |(e, p)| Next::Job(e, p)))
         })
         .await;
         match next {
-            Next::Job(entry) => run_job(&shared, entry).await,
+            Next::Job(entry, permit) => run_job(&shared, entry, permit).await,
             Next::Closed => {
                 shared.workers.live.fetch_sub(1, Ordering::AcqRel);
                 return;
@@ -73,6 +74,11 @@ impl InFlight<'_> {
 
     fn discard(&mut self, reason: DropReason) {
         let entry = self.entry.take().expect("job already ended");
+        if let Some(permit) = self.permit.take() {
+            self.shared
+                .queue
+                .release(entry.slot, entry.class, permit, false);
+        }
         self.shared.discard(entry, reason);
     }
 
@@ -123,9 +129,12 @@ impl InFlight<'_> {
             }
             Outcome::Completed | Outcome::Failed | Outcome::Panicked => {}
         }
-        // The weight goes back before the outcome is visible, so a caller that saw
-        // the outcome also sees the budget free (and the counters moved).
-        drop(self.permit.take());
+        // The weight goes back (to the budget and the class, together) before the
+        // outcome is visible, so a caller that saw the outcome also sees the budget
+        // free (and the counters moved).
+        if let Some(permit) = self.permit.take() {
+            shared.queue.release(entry.slot, entry.class, permit, true);
+        }
         shared.counters.finished(outcome);
         if let Some(observer) = &shared.observer {
             let run_time = self.started_at.map_or(Duration::ZERO, |t| t.elapsed());
@@ -156,51 +165,23 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn run_job(shared: &Shared, entry: Entry) {
+async fn run_job<'a>(shared: &'a Shared, entry: Entry, permit: Permit<'a>) {
     let mut job = InFlight {
         shared,
         entry: Some(entry),
-        permit: None,
+        permit: Some(permit),
         started: false,
         started_at: None,
         token: None,
     };
 
-    // 1. Wait for the job's weight, unless it is cancelled or the close deadline
-    //    passes first (then it never starts).
-    let weight = job.entry().weight;
-    let acquired = {
-        let mut acquire = pin!(shared.budget.acquire_many(weight));
-        let mut deadline = pin!(None);
-        let job = &mut job; // a unique borrow: `InFlight` is `Send` but not `Sync`
-        poll_fn(|cx| {
-            let task = &job.entry.as_mut().expect("job already ended").task;
-            if task.cancel_requested() {
-                return Poll::Ready(Err(DropReason::Cancelled));
-            }
-            if shared.token.is_cancelled() {
-                return Poll::Ready(Err(DropReason::Closed));
-            }
-            if let Poll::Ready(acquired) = acquire.as_mut().poll(cx) {
-                // The budget is never closed; treat it as the pool closing anyway.
-                return Poll::Ready(acquired.map_err(|_| DropReason::Closed));
-            }
-            if task.arm(cx.waker()) {
-                return Poll::Ready(Err(DropReason::Cancelled));
-            }
-            if deadline.is_none() {
-                deadline.set(Some(shared.token.cancelled()));
-            }
-            match deadline.as_mut().as_pin_mut().map(|d| d.poll(cx)) {
-                Some(Poll::Ready(())) => Poll::Ready(Err(DropReason::Closed)),
-                _ => Poll::Pending,
-            }
-        })
-        .await
-    };
-    match acquired {
-        Ok(permit) => job.permit = Some(permit),
-        Err(reason) => return job.discard(reason),
+    // 1. The job was picked with its weight. It never starts if it was cancelled
+    //    or the close deadline passed in the meantime.
+    if job.entry().task.cancel_requested() {
+        return job.discard(DropReason::Cancelled);
+    }
+    if shared.token.is_cancelled() {
+        return job.discard(DropReason::Closed);
     }
 
     // 2. Run it, until it ends, is cancelled, times out, or the close grace runs out.

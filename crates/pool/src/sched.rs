@@ -1,0 +1,545 @@
+//! The scheduler behind the queue: one FIFO per key, deficit round robin across
+//! the keys of a class, and priority classes sharing one budget with reserved
+//! shares. Everything here runs under the queue lock.
+//!
+//! # Implementation details
+//!
+//! **Keys.** Key states live in a slab (`keys`). Slot `c` for `c < classes.len()`
+//! is the permanent queue of unkeyed jobs of class `c`; the others hold keyed
+//! queues and are found through their class's map. A keyed slot is *live* while it
+//! has queued or running jobs or pinned submitters (waiting for room); the moment
+//! it has none, its map entry, its latch and its buffers are freed and the slot
+//! goes back to the free set. Free slots are reused lowest first and the slab is
+//! truncated from the end, so memory follows the number of live keys, not the
+//! number of keys ever seen.
+//!
+//! **Deficit round robin** (Shreedhar and Varghese, 1995), one ring per class of
+//! the keys with queued jobs. A key joins the back of the ring with a deficit of
+//! one quantum (its share, in weight units). At the front, it is served while its
+//! head job's weight is at most its deficit (the weight is subtracted); otherwise
+//! it gets another quantum and moves to the back. A key that empties leaves the
+//! ring and forgets its deficit. When a whole pass serves nobody (heavy jobs,
+//! small quanta), the rounds in which nobody could be served are added at once,
+//! so a pick costs O(keys in the ring), never O(weight).
+//!
+//! **Classes.** See `Builder::class` for the contract. A class `C` is *owed*
+//! `reserved(C) - in_use(C)` (saturating) while it has queued jobs. The candidate of
+//! a class (its DRR front) may start if its weight fits in
+//! `free - (owed of the other classes)`; classes are tried in priority order, and
+//! once a class's candidate does not fit, the classes after it may only start jobs
+//! within what they are owed themselves (the unreserved budget is held for the
+//! blocked class, so a heavy job is not starved by lighter, lower ones).
+//!
+//! # Invariants
+//!
+//! 1. `in_use(C)` is the weight of the running jobs of class `C`, and the budget's
+//!    permits held by jobs are their sum: both move together, under the lock.
+//! 2. A job starts only with its weight taken from the budget, so the global
+//!    budget is never exceeded; a job of class `C` starts only if, after it, every
+//!    other class with queued jobs can still get what it is owed.
+//! 3. A key is in its class's ring iff it has queued jobs; `queued(C)` is the sum
+//!    of its keys' queue lengths.
+//! 4. A keyed slot's latch count is its queued jobs plus pinned submitters that
+//!    won a slot and have not pushed yet.
+
+use std::{
+    collections::{BTreeSet, HashMap, VecDeque},
+    sync::Arc,
+};
+
+use weir_core::{Latch, Permit, Semaphore};
+
+use crate::{
+    job::JobId,
+    queue::Entry,
+    tenant::{AnyKey, KeyStats},
+};
+
+/// A class as declared on the builder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClassSpec {
+    pub(crate) name: &'static str,
+    pub(crate) reserved: usize,
+}
+
+pub(crate) struct Sched {
+    classes: Vec<Class>,
+    keys: Vec<KeyState>,
+    /// Free keyed slots.
+    free: BTreeSet<u32>,
+    /// Queued jobs in every key.
+    queued: usize,
+    /// Live keyed slots.
+    live_keys: usize,
+    key_capacity: usize,
+    /// Shares set with `Pool::set_share`, applied to a key's state when it is
+    /// created.
+    shares: HashMap<Arc<dyn AnyKey>, u32>,
+}
+
+struct Class {
+    reserved: usize,
+    in_use: usize,
+    queued: usize,
+    ring: VecDeque<u32>,
+    keys: HashMap<Arc<dyn AnyKey>, u32>,
+}
+
+impl Class {
+    fn owed(&self) -> usize {
+        if self.queued == 0 {
+            0
+        } else {
+            self.reserved.saturating_sub(self.in_use)
+        }
+    }
+}
+
+struct KeyState {
+    entries: VecDeque<Entry>,
+    /// `None` for the unkeyed queues and free slots.
+    key: Option<Arc<dyn AnyKey>>,
+    /// The queue's room; the unkeyed queues share the pool's.
+    latch: Option<Arc<Latch>>,
+    class: usize,
+    share: u32,
+    deficit: u64,
+    in_ring: bool,
+    running: u64,
+    /// Submitters holding on to this slot while they wait for room.
+    pins: u64,
+    accepted: u64,
+    refused: u64,
+    finished: u64,
+    dropped: u64,
+}
+
+impl KeyState {
+    fn vacant() -> Self {
+        Self {
+            entries: VecDeque::new(),
+            key: None,
+            latch: None,
+            class: 0,
+            share: 1,
+            deficit: 0,
+            in_ring: false,
+            running: 0,
+            pins: 0,
+            accepted: 0,
+            refused: 0,
+            finished: 0,
+            dropped: 0,
+        }
+    }
+
+    fn stats(&self) -> KeyStats {
+        KeyStats {
+            accepted: self.accepted,
+            refused: self.refused,
+            finished: self.finished,
+            dropped: self.dropped,
+            queued: self.entries.len() as u64,
+            running: self.running,
+            capacity: self.latch.as_ref().map_or(0, |l| l.max()),
+            share: self.share,
+        }
+    }
+
+    fn release_slot(&self) {
+        self.release_slots(1);
+    }
+
+    fn release_slots(&self, n: usize) {
+        let latch = self.latch.as_ref().expect("live key without a latch");
+        let released = latch.decrement_many(n);
+        debug_assert!(released.is_ok(), "key slot count out of step");
+    }
+}
+
+impl Sched {
+    pub(crate) fn new(classes: &[ClassSpec], key_capacity: usize, unkeyed: &Arc<Latch>) -> Self {
+        let keys = (0..classes.len())
+            .map(|class| KeyState {
+                latch: Some(unkeyed.clone()),
+                class,
+                ..KeyState::vacant()
+            })
+            .collect();
+        Self {
+            classes: classes
+                .iter()
+                .map(|spec| Class {
+                    reserved: spec.reserved,
+                    in_use: 0,
+                    queued: 0,
+                    ring: VecDeque::new(),
+                    keys: HashMap::new(),
+                })
+                .collect(),
+            keys,
+            free: BTreeSet::new(),
+            queued: 0,
+            live_keys: 0,
+            key_capacity,
+            shares: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn queued(&self) -> usize {
+        self.queued
+    }
+
+    pub(crate) fn live_keys(&self) -> usize {
+        self.live_keys
+    }
+
+    /// Pushes an entry into `slot`, whose room the caller holds.
+    pub(crate) fn push(&mut self, slot: u32, mut entry: Entry) {
+        let key = &mut self.keys[slot as usize];
+        entry.slot = slot;
+        entry.class = key.class;
+        key.entries.push_back(entry);
+        key.accepted += 1;
+        let class = &mut self.classes[key.class];
+        class.queued += 1;
+        self.queued += 1;
+        if !key.in_ring {
+            key.in_ring = true;
+            key.deficit = u64::from(key.share);
+            class.ring.push_back(slot);
+        }
+    }
+
+    /// Takes room in `slot`'s queue, unless it is full or submitters wait for room.
+    pub(crate) fn try_room(&self, slot: u32) -> bool {
+        let latch = self.keys[slot as usize].latch.as_ref();
+        latch
+            .expect("live key without a latch")
+            .try_increment()
+            .is_ok()
+    }
+
+    /// Pins `slot` for a submitter about to wait for room; returns the latch to
+    /// wait on.
+    pub(crate) fn pin(&mut self, slot: u32) -> Arc<Latch> {
+        let key = &mut self.keys[slot as usize];
+        key.pins += 1;
+        key.latch.clone().expect("live key without a latch")
+    }
+
+    /// The live slot of `key` in `class`, created if needed.
+    pub(crate) fn slot_for<K: std::hash::Hash + Eq + Send + Sync + 'static>(
+        &mut self,
+        class: usize,
+        key: K,
+    ) -> u32 {
+        if let Some(&slot) = self.classes[class].keys.get(&key as &dyn AnyKey) {
+            return slot;
+        }
+        let key: Arc<dyn AnyKey> = Arc::new(key);
+        let share = if self.shares.is_empty() {
+            1
+        } else {
+            self.shares.get(&*key).copied().unwrap_or(1)
+        };
+        let state = KeyState {
+            key: Some(key.clone()),
+            latch: Some(Arc::new(Latch::new(self.key_capacity))),
+            class,
+            share,
+            ..KeyState::vacant()
+        };
+        let slot = match self.free.pop_first() {
+            Some(slot) => {
+                self.keys[slot as usize] = state;
+                slot
+            }
+            None => {
+                self.keys.push(state);
+                u32::try_from(self.keys.len() - 1).expect("more than u32::MAX live keys")
+            }
+        };
+        self.classes[class].keys.insert(key, slot);
+        self.live_keys += 1;
+        slot
+    }
+
+    /// A pinned submitter won room in `slot`: pushes its entry and unpins.
+    pub(crate) fn push_pinned(&mut self, slot: u32, entry: Entry) {
+        self.keys[slot as usize].pins -= 1;
+        self.push(slot, entry);
+    }
+
+    /// A pinned submitter gave up (or the pool closed while it held room, in which
+    /// case `release` frees that room too).
+    pub(crate) fn unpin(&mut self, slot: u32, release: bool) {
+        let key = &mut self.keys[slot as usize];
+        key.pins -= 1;
+        if release {
+            key.release_slot();
+        }
+        self.reclaim(slot);
+    }
+
+    /// Counts a refusal against a live key.
+    pub(crate) fn refused(&mut self, slot: u32) {
+        self.keys[slot as usize].refused += 1;
+    }
+
+    /// Evicts the oldest queued job of `slot`; its room passes to the caller.
+    pub(crate) fn evict(&mut self, slot: u32) -> Option<Entry> {
+        let id = self.keys[slot as usize].entries.front()?.id;
+        self.unlink(slot, id)
+    }
+
+    /// Of the unkeyed queues, the one whose head is the oldest job.
+    pub(crate) fn oldest_unkeyed(&self) -> Option<u32> {
+        (0..self.classes.len())
+            .filter_map(|c| self.keys[c].entries.front().map(|e| (e.id, c as u32)))
+            .min()
+            .map(|(_, slot)| slot)
+    }
+
+    /// Takes the next job that may start, with its weight from `budget`.
+    pub(crate) fn pick<'a>(&mut self, budget: &'a Semaphore) -> Option<(Entry, Permit<'a>)> {
+        if self.queued == 0 {
+            return None;
+        }
+        let free = budget.available();
+        let owed_total: usize = self.classes.iter().map(Class::owed).sum();
+        let mut blocked = false;
+        for c in 0..self.classes.len() {
+            if self.classes[c].queued == 0 {
+                continue;
+            }
+            let owed = self.classes[c].owed();
+            let mut room = free.saturating_sub(owed_total - owed);
+            if blocked {
+                room = room.min(owed);
+            }
+            let (slot, weight) = self.candidate(c);
+            if weight <= room {
+                // Only fails if the budget shrank under us (`set_budget` wakes a
+                // worker afterwards).
+                let permit = budget.try_acquire_many(weight).ok()?;
+                return Some((self.take(slot, weight), permit));
+            }
+            blocked = true;
+        }
+        None
+    }
+
+    /// Moves class `c`'s ring to the key to serve next; returns it and its head's
+    /// weight. The class has queued jobs.
+    fn candidate(&mut self, c: usize) -> (u32, usize) {
+        let mut misses = 0;
+        loop {
+            let ring = &mut self.classes[c].ring;
+            let slot = *ring
+                .front()
+                .expect("class with queued jobs has an empty ring");
+            let key = &mut self.keys[slot as usize];
+            let weight = key.entries.front().expect("empty key in the ring").weight;
+            if key.deficit >= weight as u64 {
+                return (slot, weight);
+            }
+            key.deficit += u64::from(key.share);
+            ring.rotate_left(1);
+            misses += 1;
+            if misses == ring.len() {
+                // A whole pass served nobody: skip the rounds that would serve
+                // nobody either.
+                let keys = &mut self.keys;
+                let rounds = ring
+                    .iter()
+                    .map(|&s| {
+                        let k = &keys[s as usize];
+                        let need = k.entries.front().map_or(0, |e| e.weight as u64);
+                        need.saturating_sub(k.deficit).div_ceil(u64::from(k.share))
+                    })
+                    .min()
+                    .unwrap_or(0);
+                if rounds > 1 {
+                    for &s in ring.iter() {
+                        let k = &mut keys[s as usize];
+                        k.deficit += (rounds - 1) * u64::from(k.share);
+                    }
+                }
+                misses = 0;
+            }
+        }
+    }
+
+    /// Takes the head of `slot` (the front of its class's ring) to run.
+    fn take(&mut self, slot: u32, weight: usize) -> Entry {
+        let key = &mut self.keys[slot as usize];
+        let entry = key.entries.pop_front().expect("took from an empty key");
+        key.deficit -= weight as u64;
+        key.running += 1;
+        key.release_slot();
+        let class = &mut self.classes[key.class];
+        class.queued -= 1;
+        class.in_use += weight;
+        self.queued -= 1;
+        if key.entries.is_empty() {
+            key.in_ring = false;
+            key.deficit = 0;
+            let front = class.ring.pop_front();
+            debug_assert_eq!(front, Some(slot));
+        }
+        entry
+    }
+
+    /// A taken job ended (`ran`) or was discarded before it started: its weight
+    /// goes back to the budget and to its class together.
+    pub(crate) fn release(&mut self, slot: u32, class: usize, permit: Permit<'_>, ran: bool) {
+        self.classes[class].in_use -= permit.num_permits();
+        drop(permit);
+        let key = &mut self.keys[slot as usize];
+        key.running -= 1;
+        if ran {
+            key.finished += 1;
+        } else {
+            key.dropped += 1;
+        }
+        self.reclaim(slot);
+    }
+
+    /// Removes queued job `id` from `slot`, if it is there, freeing its room.
+    pub(crate) fn remove(&mut self, slot: u32, id: JobId) -> Option<Entry> {
+        let entry = self.unlink(slot, id)?;
+        self.keys[slot as usize].release_slot();
+        self.reclaim(slot);
+        Some(entry)
+    }
+
+    /// Takes queued job `id` out of `slot`, keeping its room taken.
+    fn unlink(&mut self, slot: u32, id: JobId) -> Option<Entry> {
+        let key = self.keys.get_mut(slot as usize)?;
+        let at = key.entries.binary_search_by_key(&id, |e| e.id).ok()?;
+        let entry = key.entries.remove(at)?;
+        key.dropped += 1;
+        let class = &mut self.classes[key.class];
+        class.queued -= 1;
+        self.queued -= 1;
+        if key.entries.is_empty() {
+            key.in_ring = false;
+            key.deficit = 0;
+            if let Some(at) = class.ring.iter().position(|&s| s == slot) {
+                class.ring.remove(at);
+            }
+        }
+        Some(entry)
+    }
+
+    /// Takes every queued job out.
+    pub(crate) fn drain(&mut self) -> Vec<Entry> {
+        let mut drained = Vec::with_capacity(self.queued);
+        for class in &mut self.classes {
+            for slot in class.ring.drain(..) {
+                let key = &mut self.keys[slot as usize];
+                key.in_ring = false;
+                key.deficit = 0;
+                let n = key.entries.len();
+                key.dropped += n as u64;
+                drained.extend(key.entries.drain(..));
+                key.release_slots(n);
+            }
+            class.queued = 0;
+        }
+        self.queued = 0;
+        for slot in self.classes.len()..self.keys.len() {
+            self.reclaim(slot as u32);
+        }
+        drained
+    }
+
+    /// Closes every live key's latch (waiting submitters fail).
+    pub(crate) fn close_keys(&self) {
+        for key in &self.keys[self.classes.len()..] {
+            if let (Some(latch), Some(_)) = (&key.latch, &key.key) {
+                latch.close();
+            }
+        }
+    }
+
+    /// Frees `slot` if it is a keyed slot with nothing left.
+    fn reclaim(&mut self, slot: u32) {
+        let index = slot as usize;
+        if index < self.classes.len() {
+            return;
+        }
+        let key = &self.keys[index];
+        if key.key.is_none() || !key.entries.is_empty() || key.running > 0 || key.pins > 0 {
+            return;
+        }
+        debug_assert_eq!(key.latch.as_ref().map(|l| l.count()), Some(0));
+        let state = std::mem::replace(&mut self.keys[index], KeyState::vacant());
+        let class = &mut self.classes[state.class];
+        class
+            .keys
+            .remove(&**state.key.as_ref().expect("checked above"));
+        shrink_map(&mut class.keys);
+        self.live_keys -= 1;
+        self.free.insert(slot);
+        // Truncate the free tail so the slab follows the live keys.
+        while self.keys.len() > self.classes.len() {
+            let last = (self.keys.len() - 1) as u32;
+            if !self.free.remove(&last) {
+                break;
+            }
+            self.keys.pop();
+        }
+        if self.keys.capacity() > 64 && self.keys.len() < self.keys.capacity() / 4 {
+            self.keys.shrink_to(self.keys.len() * 2);
+        }
+    }
+
+    pub(crate) fn key_stats(&self, key: &dyn AnyKey) -> Option<KeyStats> {
+        let mut found: Option<KeyStats> = None;
+        for class in &self.classes {
+            if let Some(&slot) = class.keys.get(key) {
+                let stats = self.keys[slot as usize].stats();
+                found = Some(match found {
+                    None => stats,
+                    Some(sum) => KeyStats {
+                        accepted: sum.accepted + stats.accepted,
+                        refused: sum.refused + stats.refused,
+                        finished: sum.finished + stats.finished,
+                        dropped: sum.dropped + stats.dropped,
+                        queued: sum.queued + stats.queued,
+                        running: sum.running + stats.running,
+                        ..sum
+                    },
+                });
+            }
+        }
+        found
+    }
+
+    pub(crate) fn set_share(&mut self, key: Arc<dyn AnyKey>, share: u32) {
+        for class in &self.classes {
+            if let Some(&slot) = class.keys.get(&*key) {
+                self.keys[slot as usize].share = share;
+            }
+        }
+        if share == 1 {
+            self.shares.remove(&*key);
+            shrink_map(&mut self.shares);
+        } else {
+            self.shares.insert(key, share);
+        }
+    }
+
+    pub(crate) fn class_in_use(&self, class: usize) -> usize {
+        self.classes[class].in_use
+    }
+}
+
+/// Gives a map's memory back once it is mostly empty.
+fn shrink_map<K: Eq + std::hash::Hash + ?Sized, V>(map: &mut HashMap<Arc<K>, V>) {
+    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len() * 2);
+    }
+}

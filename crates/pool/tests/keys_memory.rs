@@ -1,0 +1,127 @@
+//! A stream of distinct keys leaves nothing behind: after jobs under a million
+//! distinct keys (fewer in debug builds, see `KEYS`), the pool holds no key state
+//! and the heap is back where it was.
+//!
+//! The heap is measured with a counting global allocator, which is why this test
+//! has a binary of its own.
+
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    sync::atomic::{AtomicIsize, Ordering},
+    time::Duration,
+};
+
+use tokio::time::Instant;
+use weir_pool::Pool;
+
+/// Live heap bytes of the whole test binary.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every method forwards to `System` with the same arguments, and only
+// adds bookkeeping on an atomic.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as is; the caller upholds `dealloc`'s contract.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// One million in release builds (about 1 s). Debug builds run 250k (about 2 s;
+/// the full million takes 8 s or more in debug on a shared 2-core machine); run
+/// `cargo test -p weir-pool --release --test keys_memory` for the full million.
+/// Miri gets 1k.
+const KEYS: u64 = if cfg!(miri) {
+    1_000
+} else if cfg!(debug_assertions) {
+    250_000
+} else {
+    1_000_000
+};
+
+/// Keys live at once: each wave submits this many new keys, then waits for them.
+const WAVE: u64 = 1_000;
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_million_distinct_keys_leave_no_state_behind() {
+    let pool = Pool::builder()
+        .workers(4)
+        .budget(4)
+        .key_capacity(4)
+        .build()
+        .unwrap();
+    // Warm up: one wave, so that lazily built runtime and pool structures exist
+    // before the baseline is taken.
+    run_wave(&pool, u64::MAX - WAVE).await;
+    assert_eq!(pool.stats().keys, 0);
+    let baseline = LIVE.load(Ordering::SeqCst);
+
+    let started = std::time::Instant::now();
+    let mut peak_keys = 0;
+    let mut peak_heap = 0_isize;
+    for wave in 0..KEYS / WAVE {
+        let (keys, heap) = run_wave(&pool, wave * WAVE).await;
+        peak_keys = peak_keys.max(keys);
+        peak_heap = peak_heap.max(heap - baseline);
+    }
+    let stats = pool.stats();
+    assert_eq!(stats.completed, KEYS + WAVE);
+    assert_eq!(stats.keys, 0, "live key entries after the stream");
+    assert_eq!(
+        peak_keys, WAVE as usize,
+        "each wave had its keys live at once"
+    );
+    let grown = LIVE.load(Ordering::SeqCst) - baseline;
+    println!(
+        "{KEYS} keys in {:?}: peak {peak_keys} live keys, peak heap +{peak_heap} B, \
+         after: {} live keys, heap {grown:+} B",
+        started.elapsed(),
+        stats.keys,
+    );
+    // The wave's structures are reclaimed; allow a few KiB of noise (tokio's
+    // timer wheel and task slabs settle on their own).
+    assert!(grown < 16 * 1024, "heap grew by {grown} B over {KEYS} keys");
+    pool.close(Instant::now() + Duration::from_secs(1)).await;
+}
+
+/// Submits one job under each of `WAVE` new keys, then waits for all; returns the
+/// live keys and the heap seen after submitting.
+async fn run_wave(pool: &Pool, first: u64) -> (usize, isize) {
+    let mut handles = Vec::with_capacity(WAVE as usize);
+    for key in first..first + WAVE {
+        handles.push(pool.try_submit_for(key, async {}).unwrap());
+    }
+    let live = (pool.stats().keys, LIVE.load(Ordering::SeqCst));
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    // The last job's weight goes back (and its key is reclaimed) before its handle
+    // resolves.
+    live
+}
