@@ -104,8 +104,8 @@ async fn main() {
     for _ in 0..5 {
         report.tick().await;
         println!(
-            "{:>6} | {:>6} {:>7} {:>5} | {:>9} {:>8} {:>10} {:>9}",
-            "tenant", "queued", "running", "live", "completed", "refused", "mean wait", "max wait"
+            "{:>6} | {:>6} {:>7} {:>8} | {:>9} {:>8} {:>10} {:>9}",
+            "tenant", "queued", "running", "accepted", "completed", "refused", "mean wait", "max wait"
         );
         let log = log.lock().unwrap().clone();
         for tenant in TENANTS {
@@ -113,7 +113,7 @@ async fn main() {
             let seen = log.get(tenant).cloned().unwrap_or_default();
             let mean = seen.wait_total / u32::try_from(seen.completed.max(1)).unwrap();
             println!(
-                "{tenant:>6} | {:>6} {:>7} {:>5} | {:>9} {:>8} {:>10.1?} {:>9.1?}",
+                "{tenant:>6} | {:>6} {:>7} {:>8} | {:>9} {:>8} {:>10.1?} {:>9.1?}",
                 live.queued,
                 live.running,
                 live.accepted,
