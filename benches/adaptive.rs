@@ -40,7 +40,7 @@ fn gcra(c: &mut Criterion) {
     let mut group = c.benchmark_group("gcra");
     group.throughput(criterion::Throughput::Elements(OPS));
 
-    let weir = RateLimiter::with_clock(quota(), StdClock);
+    let weir = RateLimiter::with_clock(quota(), StdClock::new());
     group.bench_function("std_clock/weir", |b| {
         b.iter(|| {
             (0..OPS).for_each(|_| {
@@ -74,7 +74,7 @@ fn gcra(c: &mut Criterion) {
         })
     });
 
-    let weir = RateLimiter::with_clock(quota(), TokioClock);
+    let weir = RateLimiter::with_clock(quota(), TokioClock::new());
     group.bench_function("default_clock/weir", |b| {
         b.iter(|| {
             (0..OPS).for_each(|_| {
@@ -136,6 +136,18 @@ fn adaptive(c: &mut Criterion) {
                 for _ in 0..iters * OPS {
                     black_box(limiter.acquire().await.unwrap())
                         .record_latency(weir::core::Outcome::Success, Duration::from_millis(1));
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("adaptive_untimed_acquire_record", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters * OPS {
+                    black_box(limiter.acquire_untimed().await.unwrap())
+                        .record(weir::core::Outcome::Success, Duration::from_millis(1));
                 }
                 start.elapsed()
             })

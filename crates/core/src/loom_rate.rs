@@ -56,7 +56,7 @@ fn gcra_quota_change_racing_a_check_linearises() {
         // Either way the next cell is exact and nothing is torn.
         let r = limiter.try_acquire(2);
         assert!(
-            matches!(r, Err(RateLimitError::NotYet { wait }) if wait <= Duration::from_millis(500)),
+            matches!(r, Err(RateLimitError::NotYet(refusal)) if refusal.wait() <= Duration::from_millis(500)),
             "{r:?}"
         );
     });

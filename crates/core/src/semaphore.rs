@@ -463,6 +463,7 @@ impl Semaphore {
     /// let _a = sem.try_acquire().unwrap();
     /// assert_eq!(sem.available(), 2);
     /// ```
+    #[inline]
     pub fn available(&self) -> usize {
         free(self.state.load(Ordering::Acquire))
     }

@@ -239,3 +239,81 @@ async fn windowed_percentile_feeds_the_tail() {
     // p90 of 8 × 10 ms and 2 × 50 ms is 50 ms: queue 8 > 6, decrease to 9.
     assert_eq!(window(&mut vegas, 50).await, 9);
 }
+
+mod quiet {
+    //! The lock-free skip of "quiet" successes changes no decision: a limiter
+    //! follows exactly the limits of its algorithm fed every sample.
+
+    use proptest::prelude::*;
+    use weir_core::{AdaptiveLimiter, adaptive::Quiet};
+
+    use super::*;
+
+    fn sample() -> impl Strategy<Value = Sample> {
+        (
+            0u64..3_000,
+            0usize..60,
+            prop_oneof![
+                8 => Just(Outcome::Success),
+                1 => Just(Outcome::Overload),
+                1 => Just(Outcome::Ignore),
+            ],
+        )
+            .prop_map(|(latency, in_flight, outcome)| Sample::new(ms(latency), in_flight, outcome))
+    }
+
+    #[test]
+    fn aimd_promises_quiet_below_half_and_everywhere_at_the_max() {
+        let timeout = Duration::from_secs(2);
+        let aimd = |initial| {
+            Aimd::builder()
+                .initial_limit(initial)
+                .max_limit(40)
+                .timeout(timeout)
+                .build()
+                .unwrap()
+        };
+        assert_eq!(aimd(9).quiet(), Quiet::new(5, timeout), "4 × 2 < 9 ≤ 5 × 2");
+        assert_eq!(aimd(40).quiet(), Quiet::new(usize::MAX, timeout));
+        assert_eq!(
+            Gradient::new().quiet(),
+            Quiet::NONE,
+            "learns from every success"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 256 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn skipping_quiet_successes_changes_no_limit(
+            initial in 1usize..40,
+            samples in prop::collection::vec(sample(), 1..if cfg!(miri) { 20 } else { 300 }),
+        ) {
+            let build = || {
+                Aimd::builder()
+                    .initial_limit(initial)
+                    .max_limit(40)
+                    .timeout(Duration::from_secs(2))
+                    .build()
+                    .unwrap()
+            };
+            let mut model = build();
+            let limiter = AdaptiveLimiter::new(build());
+            let mut fed = 0;
+            for sample in samples {
+                limiter.record(sample);
+                if sample.outcome != Outcome::Ignore {
+                    fed += 1;
+                    model.update(sample);
+                }
+                prop_assert_eq!(limiter.limit(), model.limit());
+            }
+            prop_assert_eq!(limiter.snapshot().samples, fed);
+        }
+    }
+}

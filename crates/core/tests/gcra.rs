@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use tokio_test::{assert_pending, assert_ready, assert_ready_ok, task};
 use weir_core::{
     KeyedRateLimiter, Quota, RateLimiter,
-    rate::{InsufficientCapacity, ManualClock, RateLimitError},
+    rate::{InsufficientCapacity, ManualClock, NotYet, RateLimitError},
 };
 
 fn ms(n: u64) -> Duration {
@@ -16,7 +16,7 @@ fn ms(n: u64) -> Duration {
 }
 
 fn not_yet(wait: Duration) -> Result<(), RateLimitError> {
-    Err(RateLimitError::NotYet { wait })
+    Err(RateLimitError::NotYet(NotYet::new(wait)))
 }
 
 #[test]
@@ -247,8 +247,8 @@ proptest! {
                     prop_assert_eq!(verdict, keyed.try_acquire(&(), n), "direct and keyed agree");
                     match verdict {
                         Ok(()) => admitted.push((now, n)),
-                        Err(RateLimitError::NotYet { wait }) => {
-                            prop_assert!(!wait.is_zero());
+                        Err(RateLimitError::NotYet(refusal)) => {
+                            prop_assert!(!refusal.wait().is_zero());
                             prop_assert!(n <= burst);
                         }
                         Err(RateLimitError::InsufficientCapacity(e)) => prop_assert!(e.requested > burst),
@@ -271,10 +271,10 @@ proptest! {
             let clock = ManualClock::new();
             let limiter = RateLimiter::with_clock(quota, clock.clone());
             limiter.try_acquire(burst).unwrap();
-            let Err(RateLimitError::NotYet { wait }) = limiter.try_acquire(n) else {
+            let Err(RateLimitError::NotYet(refusal)) = limiter.try_acquire(n) else {
                 return Err(TestCaseError::fail("an empty bucket refuses"));
             };
-            clock.advance(wait - Duration::from_nanos(1));
+            clock.advance(refusal.wait() - Duration::from_nanos(1));
             prop_assert!(limiter.try_acquire(n).is_err(), "not a nanosecond early");
             clock.advance(Duration::from_nanos(1));
             prop_assert_eq!(limiter.try_acquire(n), Ok(()));

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{LimitAlgorithm, Outcome, Sample};
+use super::{LimitAlgorithm, Outcome, Quiet, Sample};
 use crate::config::{ConfigError, check};
 
 /// Additive increase, multiplicative decrease: +1 on a success while at least half
@@ -92,6 +92,18 @@ impl LimitAlgorithm for Aimd {
         };
         self.limit = next.clamp(self.min, self.max);
         self.limit
+    }
+
+    /// Successes within the timeout change nothing below half the limit (the
+    /// system is app-limited), nor anywhere at the maximum limit.
+    fn quiet(&self) -> Quiet {
+        let in_flight_below = if self.limit >= self.max {
+            usize::MAX
+        } else {
+            // `in_flight * 2 < limit`
+            self.limit.div_ceil(2)
+        };
+        Quiet::new(in_flight_below, self.timeout)
     }
 }
 

@@ -91,6 +91,25 @@ pub trait LimitAlgorithm: fmt::Debug + Send {
 
     /// Feeds one sample and returns the new limit (at least 1).
     fn update(&mut self, sample: Sample) -> usize;
+
+    /// The successes this algorithm ignores in its current state (see [`Quiet`]),
+    /// which lets the [`AdaptiveLimiter`](crate::AdaptiveLimiter) skip them without
+    /// taking its lock. The limiter asks again after every
+    /// [`update`](Self::update). The default, [`Quiet::NONE`], is always correct.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::{LimitAlgorithm, adaptive::{Aimd, Quiet}};
+    ///
+    /// let aimd = Aimd::builder().initial_limit(10).timeout(Duration::from_secs(1)).build().unwrap();
+    /// // Below half the limit and within the timeout, a success changes nothing.
+    /// assert_eq!(aimd.quiet(), Quiet::new(5, Duration::from_secs(1)));
+    /// ```
+    fn quiet(&self) -> Quiet {
+        Quiet::NONE
+    }
 }
 
 impl<A: LimitAlgorithm + ?Sized> LimitAlgorithm for Box<A> {
@@ -100,6 +119,78 @@ impl<A: LimitAlgorithm + ?Sized> LimitAlgorithm for Box<A> {
 
     fn update(&mut self, sample: Sample) -> usize {
         (**self).update(sample)
+    }
+
+    fn quiet(&self) -> Quiet {
+        (**self).quiet()
+    }
+}
+
+/// A promise from a [`LimitAlgorithm`] about its current state: a
+/// [`Success`](Outcome::Success) with `in_flight < in_flight_below` and
+/// `latency <= latency_at_most` would leave it unchanged (same limit, same state).
+/// Such samples are only counted, without the algorithm's lock.
+///
+/// Algorithms that learn from every success (a latency baseline, a window) keep
+/// the default [`Quiet::NONE`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use weir_core::adaptive::Quiet;
+///
+/// let quiet = Quiet::new(4, Duration::from_secs(2));
+/// assert!(quiet.covers(3, Duration::from_secs(1)));
+/// assert!(!quiet.covers(4, Duration::from_secs(1)));
+/// assert!(!Quiet::NONE.covers(0, Duration::ZERO));
+/// assert!(Quiet::ALL.covers(usize::MAX - 1, Duration::MAX));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Quiet {
+    /// Successes with fewer permits in flight than this are ignored…
+    pub in_flight_below: usize,
+    /// …if their latency is at most this.
+    pub latency_at_most: Duration,
+}
+
+impl Quiet {
+    /// Every sample may change the algorithm.
+    pub const NONE: Self = Self::new(0, Duration::ZERO);
+
+    /// No success changes the algorithm (only overloads do).
+    pub const ALL: Self = Self::new(usize::MAX, Duration::MAX);
+
+    /// Successes below `in_flight_below` in flight, with a latency of at most
+    /// `latency_at_most`, are ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::adaptive::Quiet;
+    ///
+    /// assert_eq!(Quiet::new(0, Duration::ZERO), Quiet::NONE);
+    /// ```
+    pub const fn new(in_flight_below: usize, latency_at_most: Duration) -> Self {
+        Self {
+            in_flight_below,
+            latency_at_most,
+        }
+    }
+
+    /// Whether a success with this in-flight count and latency is ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::adaptive::Quiet;
+    ///
+    /// assert!(!Quiet::new(10, Duration::from_millis(5)).covers(1, Duration::from_millis(6)));
+    /// ```
+    pub fn covers(&self, in_flight: usize, latency: Duration) -> bool {
+        in_flight < self.in_flight_below && latency <= self.latency_at_most
     }
 }
 
@@ -137,6 +228,10 @@ impl Fixed {
 impl LimitAlgorithm for Fixed {
     fn limit(&self) -> usize {
         self.0
+    }
+
+    fn quiet(&self) -> Quiet {
+        Quiet::ALL
     }
 
     fn update(&mut self, _sample: Sample) -> usize {

@@ -4,11 +4,53 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use tokio::time::Instant;
 
-use super::{LimitAlgorithm, Outcome, Sample};
+use super::{LimitAlgorithm, Outcome, Quiet, Sample};
 use crate::{
     AcquireError, OwnedPermit, Permit, Semaphore, TryAcquireError,
     sync::{AtomicU64, Mutex, Ordering, lock},
 };
+
+/// [`Quiet`] packed in one word, so a reader never mixes two versions: the
+/// in-flight bound in the top 24 bits, the latency bound (ns) in the low 40. Both
+/// saturate *down* (ignoring fewer samples), which keeps the promise.
+#[derive(Debug)]
+struct QuietWord(AtomicU64);
+
+const LATENCY_BITS: u32 = 40;
+const LATENCY_MAX: u64 = (1 << LATENCY_BITS) - 1;
+const IN_FLIGHT_MAX: u64 = (1 << (64 - LATENCY_BITS)) - 1;
+
+/// Whole nanoseconds in `d`, saturating, without `u128` arithmetic.
+#[inline]
+fn nanos(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
+}
+
+impl QuietWord {
+    fn pack(quiet: Quiet) -> u64 {
+        let in_flight = (quiet.in_flight_below as u64).min(IN_FLIGHT_MAX);
+        let latency = nanos(quiet.latency_at_most).min(LATENCY_MAX);
+        (in_flight << LATENCY_BITS) | latency
+    }
+
+    fn new(quiet: Quiet) -> Self {
+        Self(AtomicU64::new(Self::pack(quiet)))
+    }
+
+    /// Publishes the algorithm's promise (under the algorithm's lock).
+    fn store(&self, quiet: Quiet) {
+        self.0.store(Self::pack(quiet), Ordering::Relaxed);
+    }
+
+    /// Whether the last published promise covers this success.
+    #[inline]
+    fn covers(&self, in_flight: usize, latency: Duration) -> bool {
+        let word = self.0.load(Ordering::Relaxed);
+        (in_flight as u64) < word >> LATENCY_BITS && nanos(latency) <= word & LATENCY_MAX
+    }
+}
 
 /// A concurrency limiter whose limit adapts: it owns (or drives) a weir
 /// [`Semaphore`] and moves its ceiling with
@@ -21,8 +63,10 @@ use crate::{
 /// [`Outcome::Ignore`] and feeds nothing. Lowering the limit never preempts: the
 /// semaphore takes the excess as debt and in-flight work finishes.
 ///
-/// The algorithm runs under a lock, once per recorded sample; the limit, in-flight
-/// count and [`snapshot`](Self::snapshot) are lock-free reads. A limit below 1 from
+/// The algorithm runs under a lock, once per recorded sample, except for the
+/// successes it promised to ignore ([`LimitAlgorithm::quiet`]: an app-limited AIMD,
+/// a [`Fixed`](super::Fixed) limit), which are only counted. The limit and
+/// in-flight count are lock-free reads. A limit below 1 from
 /// a custom algorithm is raised to 1 (a limiter at 0 could never sample again).
 ///
 /// `AdaptiveLimiter<A>` coerces to `AdaptiveLimiter<dyn LimitAlgorithm>` behind an
@@ -47,6 +91,9 @@ use crate::{
 pub struct AdaptiveLimiter<A: ?Sized = dyn LimitAlgorithm> {
     sem: Arc<Semaphore>,
     ignored: AtomicU64,
+    /// Successes skipped under the algorithm's [`Quiet`] promise.
+    quiet_samples: AtomicU64,
+    quiet: QuietWord,
     algorithm: Mutex<State<A>>,
 }
 
@@ -123,6 +170,8 @@ impl<A: LimitAlgorithm> AdaptiveLimiter<A> {
         Self {
             sem: semaphore,
             ignored: AtomicU64::new(0),
+            quiet_samples: AtomicU64::new(0),
+            quiet: QuietWord::new(algorithm.quiet()),
             algorithm: Mutex::new(State {
                 limit,
                 samples: 0,
@@ -181,6 +230,61 @@ impl<A: LimitAlgorithm + ?Sized> AdaptiveLimiter<A> {
     pub fn try_acquire(&self) -> Result<AdaptivePermit<'_, A>, TryAcquireError> {
         let permit = self.sem.try_acquire()?;
         Ok(AdaptivePermit::new(self, permit))
+    }
+
+    /// [`acquire`](Self::acquire) for callers that measure latency themselves: the
+    /// permit reads no clock, and its [`record`](UntimedPermit::record) takes the
+    /// latency. The cheapest way through the limiter.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::Closed`] if the semaphore is (or becomes) closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::{AdaptiveLimiter, Outcome, adaptive::Aimd};
+    ///
+    /// # tokio_test::block_on(async {
+    /// let aimd = Aimd::builder().initial_limit(4).timeout(Duration::from_secs(1)).build().unwrap();
+    /// let limiter = AdaptiveLimiter::new(aimd);
+    /// let permit = limiter.acquire_untimed().await.unwrap();
+    /// permit.record(Outcome::Success, Duration::from_secs(2)); // past the timeout
+    /// assert_eq!(limiter.limit(), 3);
+    /// # });
+    /// ```
+    pub async fn acquire_untimed(&self) -> Result<UntimedPermit<'_, A>, AcquireError> {
+        let permit = self.sem.acquire().await?;
+        Ok(UntimedPermit::new(self, permit))
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for callers that measure latency
+    /// themselves (see [`acquire_untimed`](Self::acquire_untimed)).
+    ///
+    /// # Errors
+    ///
+    /// As [`Semaphore::try_acquire`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::{AdaptiveLimiter, Outcome, adaptive::Fixed};
+    ///
+    /// let limiter = AdaptiveLimiter::new(Fixed::new(1));
+    /// let permit = limiter.try_acquire_untimed().unwrap();
+    /// assert!(limiter.try_acquire_untimed().is_err());
+    /// permit.record(Outcome::Success, Duration::from_millis(3));
+    /// assert_eq!((limiter.in_flight(), limiter.snapshot().samples), (0, 1));
+    /// ```
+    pub fn try_acquire_untimed(&self) -> Result<UntimedPermit<'_, A>, TryAcquireError> {
+        let permit = self.sem.try_acquire()?;
+        Ok(UntimedPermit::new(self, permit))
     }
 
     /// [`acquire`](Self::acquire) returning a `'static` permit that owns an `Arc` of
@@ -252,9 +356,18 @@ impl<A: LimitAlgorithm + ?Sized> AdaptiveLimiter<A> {
     /// assert_eq!((limiter.limit(), limiter.semaphore().capacity()), (9, 9));
     /// ```
     pub fn record(&self, sample: Sample) {
-        if sample.outcome == Outcome::Ignore {
-            self.ignored.fetch_add(1, Ordering::Relaxed);
-            return;
+        match sample.outcome {
+            Outcome::Ignore => {
+                self.ignored.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            // The algorithm promised this success changes nothing: no lock. (A
+            // promise read just before a racing update orders this sample first.)
+            Outcome::Success if self.quiet.covers(sample.in_flight, sample.latency) => {
+                self.quiet_samples.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            _ => {}
         }
         let mut state = lock(&self.algorithm);
         state.samples += 1;
@@ -264,6 +377,7 @@ impl<A: LimitAlgorithm + ?Sized> AdaptiveLimiter<A> {
             .algorithm
             .update(sample)
             .clamp(1, Semaphore::MAX_PERMITS);
+        self.quiet.store(state.algorithm.quiet());
         if next != state.limit {
             if overload {
                 tracing::debug!(
@@ -330,7 +444,7 @@ impl<A: LimitAlgorithm + ?Sized> AdaptiveLimiter<A> {
             limit: self.sem.capacity(),
             in_flight: self.sem.in_use(),
             waiters: self.sem.waiters(),
-            samples,
+            samples: samples + self.quiet_samples.load(Ordering::Relaxed),
             overloads,
             ignored: self.ignored.load(Ordering::Relaxed),
         }
@@ -607,6 +721,95 @@ impl<A: LimitAlgorithm + ?Sized> fmt::Debug for OwnedAdaptivePermit<A> {
         f.debug_struct("OwnedAdaptivePermit")
             .field("in_flight", &self.ticket.in_flight)
             .field("start", &self.ticket.start)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A permit from [`AdaptiveLimiter::acquire_untimed`]: no clock is read; report the
+/// latency you measured with [`record`](Self::record). Dropping it without an
+/// outcome releases it as an [`Outcome::Ignore`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use weir_core::{AdaptiveLimiter, Outcome, adaptive::Fixed};
+///
+/// let limiter = AdaptiveLimiter::new(Fixed::new(2));
+/// drop(limiter.try_acquire_untimed().unwrap());
+/// limiter.try_acquire_untimed().unwrap().record(Outcome::Overload, Duration::ZERO);
+/// let snap = limiter.snapshot();
+/// assert_eq!((snap.ignored, snap.samples, snap.overloads), (1, 1, 1));
+/// ```
+#[must_use = "dropping the permit releases it at once, recording nothing"]
+#[clippy::has_significant_drop]
+pub struct UntimedPermit<'a, A: LimitAlgorithm + ?Sized = dyn LimitAlgorithm> {
+    limiter: &'a AdaptiveLimiter<A>,
+    permit: Option<Permit<'a>>,
+    in_flight: usize,
+}
+
+impl<'a, A: LimitAlgorithm + ?Sized> UntimedPermit<'a, A> {
+    fn new(limiter: &'a AdaptiveLimiter<A>, permit: Permit<'a>) -> Self {
+        Self {
+            in_flight: limiter.sem.in_use(),
+            limiter,
+            permit: Some(permit),
+        }
+    }
+
+    /// Releases the permit and records `outcome` with the `latency` the caller
+    /// measured. [`Outcome::Ignore`] is the same as dropping the permit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::{AdaptiveLimiter, Outcome, adaptive::Aimd};
+    ///
+    /// let limiter = AdaptiveLimiter::new(Aimd::builder().initial_limit(2).build().unwrap());
+    /// let _other = limiter.try_acquire_untimed().unwrap();
+    /// let permit = limiter.try_acquire_untimed().unwrap();
+    /// permit.record(Outcome::Success, Duration::from_millis(1)); // 2 of 2 in use: grow
+    /// assert_eq!(limiter.limit(), 3);
+    /// ```
+    pub fn record(mut self, outcome: Outcome, latency: Duration) {
+        self.finish(Sample::new(latency, self.in_flight, outcome));
+    }
+
+    /// Permits in use when this one was granted, itself included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_core::{AdaptiveLimiter, adaptive::Fixed};
+    ///
+    /// let limiter = AdaptiveLimiter::new(Fixed::new(2));
+    /// assert_eq!(limiter.try_acquire_untimed().unwrap().in_flight(), 1);
+    /// ```
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    fn finish(&mut self, sample: Sample) {
+        // Release first, so waiters move while the algorithm runs.
+        drop(self.permit.take());
+        self.limiter.record(sample);
+    }
+}
+
+impl<A: LimitAlgorithm + ?Sized> Drop for UntimedPermit<'_, A> {
+    fn drop(&mut self) {
+        if self.permit.is_some() {
+            self.finish(Sample::new(Duration::ZERO, self.in_flight, Outcome::Ignore));
+        }
+    }
+}
+
+impl<A: LimitAlgorithm + ?Sized> fmt::Debug for UntimedPermit<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UntimedPermit")
+            .field("in_flight", &self.in_flight)
             .finish_non_exhaustive()
     }
 }

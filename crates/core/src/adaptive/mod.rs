@@ -39,8 +39,10 @@ mod vegas;
 mod windowed;
 
 pub use aimd::{Aimd, AimdBuilder};
-pub use algorithm::{Fixed, LimitAlgorithm, Outcome, Sample};
+pub use algorithm::{Fixed, LimitAlgorithm, Outcome, Quiet, Sample};
 pub use gradient::{Gradient, GradientBuilder};
-pub use limiter::{AdaptiveLimiter, AdaptivePermit, LimiterSnapshot, OwnedAdaptivePermit};
+pub use limiter::{
+    AdaptiveLimiter, AdaptivePermit, LimiterSnapshot, OwnedAdaptivePermit, UntimedPermit,
+};
 pub use vegas::{Vegas, VegasBuilder};
 pub use windowed::{Aggregation, Windowed, WindowedBuilder};

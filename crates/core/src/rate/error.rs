@@ -25,33 +25,103 @@ pub struct InsufficientCapacity {
     pub burst: u32,
 }
 
+/// A refusal for now: the cells would conform after [`wait`](Self::wait) (if
+/// nothing else takes them first).
+///
+/// It holds whole nanoseconds and makes the [`Duration`] only when asked, which
+/// keeps a refusal as cheap as the check itself.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use weir_core::rate::NotYet;
+///
+/// let refusal = NotYet::new(Duration::from_millis(20));
+/// assert_eq!(refusal.wait(), Duration::from_millis(20));
+/// assert_eq!(refusal.wait_nanos(), 20_000_000);
+/// assert_eq!(refusal.to_string(), "rate limited for another 20ms");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, thiserror::Error)]
+#[error("rate limited for another {:?}", self.wait())]
+pub struct NotYet {
+    nanos: u64,
+}
+
+impl NotYet {
+    /// A refusal whose cells conform after `wait` (saturating at about 584 years).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::rate::NotYet;
+    ///
+    /// assert_eq!(NotYet::new(Duration::from_secs(2)).wait(), Duration::from_secs(2));
+    /// ```
+    pub fn new(wait: Duration) -> Self {
+        Self {
+            nanos: u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn from_nanos(nanos: u64) -> Self {
+        Self { nanos }
+    }
+
+    /// How long until the cells would conform.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::rate::NotYet;
+    ///
+    /// assert_eq!(NotYet::new(Duration::from_nanos(1500)).wait(), Duration::from_nanos(1500));
+    /// ```
+    #[inline]
+    pub fn wait(&self) -> Duration {
+        Duration::from_nanos(self.nanos)
+    }
+
+    /// [`wait`](Self::wait) in whole nanoseconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::rate::NotYet;
+    ///
+    /// assert_eq!(NotYet::new(Duration::from_micros(3)).wait_nanos(), 3_000);
+    /// ```
+    #[inline]
+    pub fn wait_nanos(&self) -> u64 {
+        self.nanos
+    }
+}
+
 /// Why a `try_acquire` on a rate limiter did not conform.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use weir_core::{Quota, RateLimiter, rate::{ManualClock, RateLimitError}};
+/// use weir_core::{Quota, RateLimiter, rate::{ManualClock, NotYet, RateLimitError}};
 ///
 /// let limiter = RateLimiter::with_clock(Quota::per_second(50).unwrap(), ManualClock::new());
 /// for _ in 0..50 {
 ///     limiter.try_acquire(1).unwrap();
 /// }
-/// assert_eq!(
-///     limiter.try_acquire(1).unwrap_err(),
-///     RateLimitError::NotYet { wait: Duration::from_millis(20) },
-/// );
+/// let refusal = NotYet::new(Duration::from_millis(20));
+/// assert_eq!(limiter.try_acquire(1), Err(RateLimitError::NotYet(refusal)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum RateLimitError {
-    /// The cells do not conform yet; they would after `wait` (if nothing else takes
-    /// them first).
-    #[error("rate limited for another {wait:?}")]
-    NotYet {
-        /// How long until the request would conform.
-        wait: Duration,
-    },
+    /// The cells do not conform yet; see [`NotYet::wait`].
+    #[error(transparent)]
+    NotYet(#[from] NotYet),
     /// Async acquirers are waiting; `try_acquire` does not overtake them.
     #[error("acquirers are queued ahead")]
     Queued,

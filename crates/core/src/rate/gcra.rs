@@ -5,7 +5,7 @@
 //!
 //! The state is one `AtomicU64` word: `v << 1 | slot`. `slot` picks one of two
 //! configuration slots (period `T`, tolerance `τ`, offset `Δ`) and `v − Δ` is the
-//! theoretical arrival time (TAT) in nanoseconds since the limiter's origin.
+//! theoretical arrival time (TAT) in nanoseconds since the clock's epoch.
 //!
 //! - A check loads the word, then the slot, then reads the clock, and publishes the
 //!   new TAT with one compare-exchange. A successful exchange proves nothing wrote
@@ -19,11 +19,11 @@
 //!   change in between, so its exchange fails (or, for a refusal, its re-check of the
 //!   word) and it retries; torn values are never acted on.
 
-use std::{fmt, future::poll_fn, pin::pin, task::Poll, time::Duration};
+use std::{fmt, future::poll_fn, pin::pin, task::Poll};
 
-use tokio::{sync::Notify, time::Instant};
+use tokio::sync::Notify;
 
-use super::{Clock, InsufficientCapacity, Quota, RateLimitError, TokioClock, clock::nanos_since};
+use super::{Clock, InsufficientCapacity, NotYet, Quota, RateLimitError, TokioClock};
 use crate::{
     Semaphore,
     sync::{AtomicU64, Mutex, Ordering, lock},
@@ -34,7 +34,7 @@ use crate::{
 pub(crate) enum Verdict {
     /// Conforms; the new TAT.
     Conforms(u64),
-    /// Conforms at this instant (ns since origin), not before.
+    /// Conforms at this instant (ns since the clock's epoch), not before.
     NotBefore(u64),
     /// More cells than the burst.
     TooLarge,
@@ -139,7 +139,6 @@ pub struct RateLimiter<C: Clock = TokioClock> {
     turn: Semaphore,
     /// Wakes the head acquirer when the quota changes.
     changed: Notify,
-    origin: Instant,
     clock: C,
 }
 
@@ -156,7 +155,7 @@ impl RateLimiter {
     /// assert!(limiter.try_acquire(1).is_err());
     /// ```
     pub fn new(quota: Quota) -> Self {
-        Self::with_clock(quota, TokioClock)
+        Self::with_clock(quota, TokioClock::new())
     }
 }
 
@@ -184,7 +183,6 @@ impl<C: Clock> RateLimiter<C> {
             writer: Mutex::new(()),
             turn: Semaphore::new(1),
             changed: Notify::new(),
-            origin: clock.now(),
             clock,
         }
     }
@@ -202,7 +200,7 @@ impl<C: Clock> RateLimiter<C> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use weir_core::{Quota, RateLimiter, rate::{ManualClock, RateLimitError}};
+    /// use weir_core::{Quota, RateLimiter, rate::{ManualClock, NotYet, RateLimitError}};
     ///
     /// let clock = ManualClock::new();
     /// let quota = Quota::per_second(50).unwrap(); // T = 20 ms, burst 50
@@ -211,7 +209,7 @@ impl<C: Clock> RateLimiter<C> {
     ///     limiter.try_acquire(1).unwrap();
     /// }
     /// let wait = Duration::from_millis(20);
-    /// assert_eq!(limiter.try_acquire(1), Err(RateLimitError::NotYet { wait }));
+    /// assert_eq!(limiter.try_acquire(1), Err(RateLimitError::NotYet(NotYet::new(wait))));
     /// clock.advance(wait);
     /// assert_eq!(limiter.try_acquire(1), Ok(()));
     /// assert!(matches!(limiter.try_acquire(51), Err(RateLimitError::InsufficientCapacity(_))));
@@ -276,7 +274,7 @@ impl<C: Clock> RateLimiter<C> {
             changed.as_mut().enable();
             let wait = match self.check(n) {
                 Ok(()) => return Ok(()),
-                Err(RateLimitError::NotYet { wait }) => wait,
+                Err(RateLimitError::NotYet(refusal)) => refusal.wait(),
                 Err(RateLimitError::InsufficientCapacity(err)) => return Err(err),
                 Err(RateLimitError::Queued) => unreachable!("check never reports the queue"),
             };
@@ -301,15 +299,15 @@ impl<C: Clock> RateLimiter<C> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use weir_core::{Quota, RateLimiter, rate::{ManualClock, RateLimitError}};
+    /// use weir_core::{Quota, RateLimiter, rate::{ManualClock, NotYet, RateLimitError}};
     ///
     /// let clock = ManualClock::new();
     /// let limiter = RateLimiter::with_clock(Quota::per_second(10).unwrap(), clock);
     /// limiter.try_acquire(10).unwrap(); // empty
     /// limiter.set_quota(Quota::per_second(1000).unwrap());
     /// // Still empty (no burst of 990), and the next cell is 1 ms away (no stall).
-    /// let wait = Duration::from_millis(1);
-    /// assert_eq!(limiter.try_acquire(1), Err(RateLimitError::NotYet { wait }));
+    /// let wait = NotYet::new(Duration::from_millis(1));
+    /// assert_eq!(limiter.try_acquire(1), Err(RateLimitError::NotYet(wait)));
     /// ```
     pub fn set_quota(&self, quota: Quota) {
         let _writer = lock(&self.writer);
@@ -429,9 +427,7 @@ impl<C: Clock> RateLimiter<C> {
                         }
                     }
                 }
-                Verdict::NotBefore(at) => RateLimitError::NotYet {
-                    wait: Duration::from_nanos(at - now),
-                },
+                Verdict::NotBefore(at) => NotYet::from_nanos(at - now).into(),
                 Verdict::TooLarge => InsufficientCapacity {
                     requested: n,
                     burst: (tau / period.max(1) + 1) as u32,
@@ -458,7 +454,7 @@ impl<C: Clock> RateLimiter<C> {
 
     #[inline]
     fn now(&self) -> u64 {
-        nanos_since(self.origin, self.clock.now())
+        self.clock.now_nanos()
     }
 }
 

@@ -1,12 +1,9 @@
 //! [`KeyedRateLimiter`]: one GCRA state per key, idle keys evicted.
 
-use std::{collections::HashMap, fmt, hash::Hash, time::Duration};
-
-use tokio::time::Instant;
+use std::{collections::HashMap, fmt, hash::Hash};
 
 use super::{
-    Clock, InsufficientCapacity, Quota, RateLimitError, TokioClock,
-    clock::nanos_since,
+    Clock, InsufficientCapacity, NotYet, Quota, RateLimitError, TokioClock,
     gcra::{Verdict, gcra, rescale},
 };
 use crate::sync::{Mutex, lock};
@@ -43,7 +40,6 @@ const MIN_SWEEP: usize = 64;
 /// ```
 pub struct KeyedRateLimiter<K, C: Clock = TokioClock> {
     state: Mutex<State<K>>,
-    origin: Instant,
     clock: C,
 }
 
@@ -69,7 +65,7 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
     /// assert_eq!(limiter.len(), 1);
     /// ```
     pub fn new(quota: Quota) -> Self {
-        Self::with_clock(quota, TokioClock)
+        Self::with_clock(quota, TokioClock::new())
     }
 }
 
@@ -81,7 +77,7 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
     /// ```
     /// use weir_core::{KeyedRateLimiter, Quota, rate::StdClock};
     ///
-    /// let limiter = KeyedRateLimiter::with_clock(Quota::per_second(5).unwrap(), StdClock);
+    /// let limiter = KeyedRateLimiter::with_clock(Quota::per_second(5).unwrap(), StdClock::new());
     /// assert!(limiter.try_acquire(&"k", 5).is_ok());
     /// ```
     pub fn with_clock(quota: Quota, clock: C) -> Self {
@@ -92,7 +88,6 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
                 last_now: 0,
                 sweep_at: MIN_SWEEP,
             }),
-            origin: clock.now(),
             clock,
         }
     }
@@ -109,13 +104,13 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use weir_core::{KeyedRateLimiter, Quota, rate::{ManualClock, RateLimitError}};
+    /// use weir_core::{KeyedRateLimiter, Quota, rate::{ManualClock, NotYet, RateLimitError}};
     ///
     /// let quota = Quota::per_second(10).unwrap().allow_burst(1).unwrap();
     /// let limiter = KeyedRateLimiter::with_clock(quota, ManualClock::new());
     /// limiter.try_acquire(&1, 1).unwrap();
-    /// let wait = Duration::from_millis(100);
-    /// assert_eq!(limiter.try_acquire(&1, 1), Err(RateLimitError::NotYet { wait }));
+    /// let wait = NotYet::new(Duration::from_millis(100));
+    /// assert_eq!(limiter.try_acquire(&1, 1), Err(RateLimitError::NotYet(wait)));
     /// ```
     pub fn try_acquire(&self, key: &K, n: u32) -> Result<(), RateLimitError> {
         if n == 0 {
@@ -138,9 +133,7 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
                 }
                 Ok(())
             }
-            Verdict::NotBefore(at) => Err(RateLimitError::NotYet {
-                wait: Duration::from_nanos(at - now),
-            }),
+            Verdict::NotBefore(at) => Err(NotYet::from_nanos(at - now).into()),
             Verdict::TooLarge => Err(InsufficientCapacity {
                 requested: n,
                 burst: state.quota.burst(),
@@ -241,7 +234,7 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
 
     /// The clock, read under the lock and never allowed to go back.
     fn now(&self, state: &mut State<K>) -> u64 {
-        let now = nanos_since(self.origin, self.clock.now()).max(state.last_now);
+        let now = self.clock.now_nanos().max(state.last_now);
         state.last_now = now;
         now
     }

@@ -27,7 +27,7 @@ mod keyed;
 mod quota;
 
 pub use clock::{Clock, ManualClock, StdClock, TokioClock};
-pub use error::{InsufficientCapacity, RateLimitError};
+pub use error::{InsufficientCapacity, NotYet, RateLimitError};
 pub use gcra::RateLimiter;
 pub use keyed::KeyedRateLimiter;
 pub use quota::Quota;
