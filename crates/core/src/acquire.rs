@@ -36,8 +36,10 @@ pin_project! {
     /// state machine around it. The semaphore is passed in on every call.
     #[project = AcquiringProj]
     pub(crate) struct Acquiring {
+        // Built on the first slow-path poll: the lock-free path never touches it, so
+        // creating and moving an `Acquire` stays cheap.
         #[pin]
-        node: Waiter<AcquireNode>,
+        node: Option<Waiter<AcquireNode>>,
         need: usize,
         phase: Phase,
     }
@@ -46,7 +48,7 @@ pin_project! {
 impl Acquiring {
     fn new(need: usize) -> Self {
         Self {
-            node: Waiter::new(AcquireNode::new(need)),
+            node: None,
             need,
             phase: Phase::Idle,
         }
@@ -98,7 +100,8 @@ impl Acquiring {
                             Admit::Granted
                         }
                     } else {
-                        sem.admit_or_enqueue(this.node.as_ref(), need, cx.waker())
+                        this.node.set(Some(Waiter::new(AcquireNode::new(need))));
+                        sem.admit_or_enqueue(node_ref(this.node.as_ref()), need, cx.waker())
                     };
                     match admitted {
                         Admit::Granted => *this.phase = Phase::Holding,
@@ -113,7 +116,7 @@ impl Acquiring {
                     }
                 }
                 Phase::Queued => {
-                    if let Some(node) = this.node.as_mut().data_mut() {
+                    if let Some(node) = node_mut(this.node.as_mut()).data_mut() {
                         // Unlinked: the semaphore decided.
                         match node.outcome {
                             Outcome::Granted => *this.phase = Phase::Holding,
@@ -126,7 +129,7 @@ impl Acquiring {
                         continue;
                     }
                     let mut queues = sem.lock();
-                    let Some(node) = queues.acquirers.get_mut(this.node.as_ref()) else {
+                    let Some(node) = queues.acquirers.get_mut(node_ref(this.node.as_ref())) else {
                         // Granted or failed between the check and the lock.
                         continue;
                     };
@@ -172,14 +175,14 @@ impl Acquiring {
             Phase::Queued => {
                 let mut wakers = WakeList::new();
                 let mut queues = sem.lock();
-                if queues.acquirers.remove(this.node.as_ref()) {
+                if queues.acquirers.remove(node_ref(this.node.as_ref())) {
                     queues.queued_weight -= *this.need;
                     if *this.need <= sem.capacity() {
                         queues.eligible -= 1;
                     }
                     // If it was the head, the waiters behind it may fit now.
                     queues = sem.settle(queues, &mut wakers);
-                } else if let Some(node) = this.node.as_mut().data_mut() {
+                } else if let Some(node) = node_mut(this.node.as_mut()).data_mut() {
                     if node.outcome == Outcome::Granted {
                         queues = sem.release_granted_locked(queues, *this.need, &mut wakers);
                     }
@@ -190,6 +193,16 @@ impl Acquiring {
         }
         *this.phase = Phase::Done;
     }
+}
+
+/// The queue node of an acquire past its first slow-path poll.
+fn node_ref(node: Pin<&Option<Waiter<AcquireNode>>>) -> Pin<&Waiter<AcquireNode>> {
+    node.as_pin_ref().expect("queued acquire has a node")
+}
+
+/// The queue node of an acquire past its first slow-path poll.
+fn node_mut(node: Pin<&mut Option<Waiter<AcquireNode>>>) -> Pin<&mut Waiter<AcquireNode>> {
+    node.as_pin_mut().expect("queued acquire has a node")
 }
 
 /// Asks tokio's cooperative scheduler whether the task may go on.
