@@ -24,7 +24,7 @@
 //! - `keyed`: the cost of keyed submission against unkeyed, in the same run:
 //!   `KEYED_JOBS` trivial jobs through weir's `submit` (`unkeyed`), through
 //!   `submit_for` with one key (`keyed_1`), and with 16 keys served round robin
-//!   (`keyed_16`; each key's queue holds 4, so the total room is the same 64).
+//!   (`keyed_16`). Every queue holds 64, the unkeyed one as each key's.
 //!   The target is keyed ≤ 1.3× unkeyed per job.
 //!
 //! Run: `cargo bench --bench pool -- --warm-up-time 1 --measurement-time 3`.
@@ -213,18 +213,13 @@ fn bench(c: &mut Criterion) {
 const KEYED_JOBS: u64 = 100_000;
 
 /// `KEYED_JOBS` trivial jobs through `submit` (`keys == 0`) or `submit_for(i % keys)`;
-/// the queue room is `QUEUE` either way.
+/// every queue (the unkeyed one, each key's) holds `QUEUE`.
 async fn weir_keyed(keys: u64) -> u64 {
-    let key_capacity = if keys == 0 {
-        QUEUE
-    } else {
-        QUEUE / keys as usize
-    };
     let pool = Pool::builder()
         .workers(4)
         .budget(4)
         .queue_capacity(QUEUE)
-        .key_capacity(key_capacity.max(1))
+        .key_capacity(QUEUE)
         .build()
         .unwrap();
     let mut handles = Vec::with_capacity(KEYED_JOBS as usize);

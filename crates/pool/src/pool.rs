@@ -304,7 +304,8 @@ impl Pool {
     /// jobs; workers and the weight budget are shared. Within a
     /// [class](crate::Builder::class), workers serve the keys with queued jobs by
     /// **deficit round robin measured in job weight**: each key, in turn, may start
-    /// jobs worth up to its [share](Self::set_share) (default 1) per round, and
+    /// jobs worth up to its [share](Self::set_share) (default 1) per round (a job
+    /// of weight 0 counts as 1 here, so it cannot hold the turn forever), and
     /// saves what it did not use while it stays busy. Over any stretch in which a
     /// set of keys stays backlogged, the weight each starts is proportional to its
     /// share, within one job's weight per key. So a key that floods the pool gets

@@ -341,12 +341,19 @@ impl Queue {
 
     /// Removes a queued entry by id (in key slot `slot`), freeing its slot.
     pub(crate) fn remove(&self, id: JobId, slot: u32) -> Option<Entry> {
-        let (entry, exit) = {
+        let (entry, next, exit) = {
             let mut inner = self.lock();
             let entry = inner.sched.remove(slot, id);
-            (entry, inner.exit_idle())
+            // The removed job may have held others back (a heavy head, or its
+            // class's reservation): let a worker look again.
+            let next = if entry.is_some() && inner.sched.queued() > 0 {
+                inner.notify_one()
+            } else {
+                None
+            };
+            (entry, next, inner.exit_idle())
         };
-        exit.into_iter().for_each(Waker::wake);
+        next.into_iter().chain(exit).for_each(Waker::wake);
         entry
     }
 

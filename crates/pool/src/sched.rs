@@ -16,7 +16,8 @@
 //! **Deficit round robin** (Shreedhar and Varghese, 1995), one ring per class of
 //! the keys with queued jobs. A key joins the back of the ring with a deficit of
 //! one quantum (its share, in weight units). At the front, it is served while its
-//! head job's weight is at most its deficit (the weight is subtracted); otherwise
+//! head job's cost (its weight, at least 1) is at most its deficit (the cost is
+//! subtracted); otherwise
 //! it gets another quantum and moves to the back. A key that empties leaves the
 //! ring and forgets its deficit. When a whole pass serves nobody (heavy jobs,
 //! small quanta), the rounds in which nobody could be served are added at once,
@@ -341,7 +342,7 @@ impl Sched {
                 .expect("class with queued jobs has an empty ring");
             let key = &mut self.keys[slot as usize];
             let weight = key.entries.front().expect("empty key in the ring").weight;
-            if key.deficit >= weight as u64 {
+            if key.deficit >= cost(weight) {
                 return (slot, weight);
             }
             key.deficit += u64::from(key.share);
@@ -355,7 +356,7 @@ impl Sched {
                     .iter()
                     .map(|&s| {
                         let k = &keys[s as usize];
-                        let need = k.entries.front().map_or(0, |e| e.weight as u64);
+                        let need = k.entries.front().map_or(0, |e| cost(e.weight));
                         need.saturating_sub(k.deficit).div_ceil(u64::from(k.share))
                     })
                     .min()
@@ -375,7 +376,7 @@ impl Sched {
     fn take(&mut self, slot: u32, weight: usize) -> Entry {
         let key = &mut self.keys[slot as usize];
         let entry = key.entries.pop_front().expect("took from an empty key");
-        key.deficit -= weight as u64;
+        key.deficit -= cost(weight);
         key.running += 1;
         key.release_slot();
         let class = &mut self.classes[key.class];
@@ -467,7 +468,7 @@ impl Sched {
     /// Frees `slot` if it is a keyed slot with nothing left.
     fn reclaim(&mut self, slot: u32) {
         let index = slot as usize;
-        if index < self.classes.len() {
+        if index < self.classes.len() || index >= self.keys.len() {
             return;
         }
         let key = &self.keys[index];
@@ -535,6 +536,12 @@ impl Sched {
     pub(crate) fn class_in_use(&self, class: usize) -> usize {
         self.classes[class].in_use
     }
+}
+
+/// What a job costs in the round robin: its weight, but at least 1, so that a key
+/// of weight-0 jobs cannot hold the front of the ring forever.
+fn cost(weight: usize) -> u64 {
+    weight.max(1) as u64
 }
 
 /// Gives a map's memory back once it is mostly empty.

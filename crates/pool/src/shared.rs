@@ -4,6 +4,7 @@
 use std::{
     future::Future,
     hash::Hash,
+    pin::Pin,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicUsize, Ordering},
@@ -181,11 +182,15 @@ impl Shared {
         W: Work,
         R: AdmitResult,
     {
+        let (result, handle, prepared) = self.admit_prepared(self.prepare(job), push);
+        (result, handle, prepared.map(Prepared::into_work))
+    }
+
+    /// Builds what a queue entry for `job` needs, outside the queue lock.
+    fn prepare<W: Work>(&self, job: W) -> Prepared<W> {
         let weight = job.weight();
         let timeout = self.timeout_for(job.timeout());
         let cell = Arc::new(Cell::new());
-        let enqueued_at = self.now();
-        // Built outside the queue lock; moved into the entry only if it is pushed.
         // The job's span (created when it starts, at debug level) is a child of the
         // submitter's; skip looking that up when it could not be recorded anyway.
         let span = if tracing::level_enabled!(tracing::Level::DEBUG) {
@@ -193,7 +198,36 @@ impl Shared {
         } else {
             Span::none()
         };
-        let mut parts = Some((Box::pin(Task::new(job, cell.clone())), span));
+        Prepared {
+            task: Box::pin(Task::new(job, cell.clone())),
+            cell,
+            span,
+            weight,
+            timeout,
+        }
+    }
+
+    /// Pushes the prepared entry with `push`; hands it back if it was not pushed,
+    /// for another try or to give the job back.
+    fn admit_prepared<W, R>(
+        self: &Arc<Self>,
+        prepared: Prepared<W>,
+        push: impl FnOnce(&Queue, &Counters, &mut dyn FnMut(JobId) -> Entry) -> R,
+    ) -> Admission<R, W>
+    where
+        W: Work,
+        R: AdmitResult,
+    {
+        let Prepared {
+            task,
+            cell,
+            span,
+            weight,
+            timeout,
+        } = prepared;
+        let enqueued_at = self.now();
+        // Moved into the entry only if it is pushed.
+        let mut parts = Some((task, span));
         let mut make = |id| {
             let (task, span) = parts.take().expect("entry built twice");
             Entry {
@@ -220,9 +254,15 @@ impl Shared {
                     None,
                 )
             }
-            (_, Some((mut task, _))) => {
-                let job = task.as_mut().take_work();
-                (result, None, Some(job))
+            (_, Some((task, span))) => {
+                let prepared = Prepared {
+                    task,
+                    cell,
+                    span,
+                    weight,
+                    timeout,
+                };
+                (result, None, Some(prepared))
             }
             (None, None) => unreachable!("entry built but not queued"),
         }
@@ -382,6 +422,30 @@ impl AdmitResult for KeyedPush {
     }
 }
 
+/// What [`Shared::admit_prepared`] did: the push's result, and either the handle
+/// (pushed) or the entry back (not pushed).
+type Admission<R, W> = (
+    R,
+    Option<JobHandle<<W as Work>::Output>>,
+    Option<Prepared<W>>,
+);
+
+/// A queue entry built outside the lock, not pushed yet.
+struct Prepared<W: Work> {
+    task: Pin<Box<Task<W>>>,
+    cell: Arc<Cell<W::Output>>,
+    span: Span,
+    weight: usize,
+    timeout: Option<Duration>,
+}
+
+impl<W: Work> Prepared<W> {
+    /// Takes the work back out (the entry was never queued).
+    fn into_work(mut self) -> W {
+        self.task.as_mut().take_work()
+    }
+}
+
 /// Unpins a keyed submitter's key state if its wait is dropped.
 struct Pinned<'a> {
     shared: &'a Shared,
@@ -464,16 +528,19 @@ impl Shared {
             self.refuse(RefuseReason::TooHeavy, weight);
             return Err((RefuseReason::TooHeavy, job));
         }
-        let (pushed, handle, job) = self.admit(job, |queue, counters, make| {
+        // Prepared once: a submitter that has to wait for room keeps the entry
+        // it built, rather than building it again.
+        let prepared = self.prepare(job);
+        let (pushed, handle, prepared) = self.admit_prepared(prepared, |queue, counters, make| {
             queue.push_keyed(counters, class, key, WhenFull::Wait, make)
         });
-        let (slot, latch, job) = match (pushed, handle, job) {
+        let (slot, latch, prepared) = match (pushed, handle, prepared) {
             (KeyedPush::Pushed(_), Some(handle), None) => return Ok(handle),
-            (KeyedPush::Closed, None, Some(job)) => {
+            (KeyedPush::Closed, None, Some(prepared)) => {
                 self.refuse(RefuseReason::Closed, weight);
-                return Err((RefuseReason::Closed, job));
+                return Err((RefuseReason::Closed, prepared.into_work()));
             }
-            (KeyedPush::Wait(slot, latch), None, Some(job)) => (slot, latch, job),
+            (KeyedPush::Wait(slot, latch), None, Some(prepared)) => (slot, latch, prepared),
             _ => unreachable!("keyed push result and job out of step"),
         };
         let mut pinned = Pinned {
@@ -489,16 +556,16 @@ impl Shared {
         if let Err(reason) = won {
             self.queue.unpin(slot, true);
             self.refuse(reason, weight);
-            return Err((reason, job));
+            return Err((reason, prepared.into_work()));
         }
-        let (_, handle, job) = self.admit(job, |queue, counters, make| {
+        let (_, handle, prepared) = self.admit_prepared(prepared, |queue, counters, make| {
             queue.push_pinned(counters, slot, make)
         });
-        match (handle, job) {
+        match (handle, prepared) {
             (Some(handle), None) => Ok(handle),
-            (None, Some(job)) => {
+            (None, Some(prepared)) => {
                 self.refuse(RefuseReason::Closed, weight);
-                Err((RefuseReason::Closed, job))
+                Err((RefuseReason::Closed, prepared.into_work()))
             }
             _ => unreachable!("pinned push result and job out of step"),
         }

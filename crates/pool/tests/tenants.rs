@@ -624,3 +624,47 @@ async fn the_observer_and_the_counters_cover_keyed_jobs() {
     assert_eq!(seen.0.load(Ordering::SeqCst), 20);
     assert_eq!(seen.1.load(Ordering::SeqCst), 20);
 }
+
+#[tokio::test(start_paused = true)]
+async fn weight_zero_jobs_do_not_hold_the_turn() {
+    let pool = Pool::builder()
+        .workers(1)
+        .key_capacity(100)
+        .build()
+        .unwrap();
+    let order = Arc::new(Mutex::new(String::new()));
+    for _ in 0..10 {
+        let o = order.clone();
+        let zero = Job::new(async move { o.lock().unwrap().push('z') }).weight(0);
+        pool.try_submit_for("zero", zero).unwrap();
+    }
+    for _ in 0..10 {
+        let o = order.clone();
+        pool.try_submit_for("one", async move { o.lock().unwrap().push('o') })
+            .unwrap();
+    }
+    pool.close(Instant::now() + Duration::from_secs(1)).await;
+    assert_eq!(*order.lock().unwrap(), "zo".repeat(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_blocked_heavy_head_lets_lighter_jobs_start() {
+    let pool = Pool::builder().workers(2).budget(2).build().unwrap();
+    let gate = CancellationToken::new();
+    let running = pool.submit(gated(&gate, ())).await.unwrap();
+    settle().await;
+    let heavy = pool.submit(Job::new(async {}).weight(2)).await.unwrap();
+    let light = pool.submit(async { 1 }).await.unwrap();
+    settle().await;
+    assert_eq!(
+        pool.stats().queued,
+        2,
+        "the heavy head holds the light job back"
+    );
+    heavy.cancel();
+    // Starts at once, while `running` still holds a unit.
+    assert_eq!(light.await.unwrap(), 1);
+    assert_eq!(pool.stats().running, 1);
+    gate.cancel();
+    running.await.unwrap();
+}
