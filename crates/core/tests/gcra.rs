@@ -281,3 +281,35 @@ proptest! {
         }
     }
 }
+
+/// tokio's timer fires on 1 ms ticks: a burst-1 waiter must not lose the lateness
+/// on every cell (akka#23475), nor run ahead of the schedule.
+#[tokio::test(start_paused = true)]
+async fn timer_lateness_does_not_slow_a_burst_of_one() {
+    let quota = Quota::with_period(Duration::from_nanos(3_333_333)).unwrap();
+    let limiter = RateLimiter::new(quota);
+    let start = tokio::time::Instant::now();
+    for _ in 0..301 {
+        limiter.acquire(1).await.unwrap();
+    }
+    let elapsed = start.elapsed();
+    // 300 periods; without the catch-up every wait rounds up to 4 ms: 1.2 s.
+    assert!(
+        elapsed >= Duration::from_nanos(3_333_333 * 300),
+        "{elapsed:?}"
+    );
+    assert!(elapsed <= ms(1005), "{elapsed:?}");
+}
+
+#[test]
+fn a_late_take_keeps_the_schedule_but_never_runs_ahead_of_it() {
+    let clock = ManualClock::new();
+    let quota = Quota::per_second(10).unwrap().allow_burst(1).unwrap(); // T = 100 ms
+    let limiter = RateLimiter::with_clock(quota, clock.clone());
+    limiter.try_acquire(1).unwrap();
+    clock.advance(ms(150));
+    // Claiming 200 ms of lateness backdates only to what the state allows (100 ms).
+    limiter.try_acquire_late(1, ms(200)).unwrap();
+    assert_eq!(limiter.time_until(1), Ok(ms(50)));
+    assert_eq!(limiter.try_acquire_late(1, ms(1000)), not_yet(ms(50)));
+}

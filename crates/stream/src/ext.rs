@@ -2,10 +2,12 @@
 
 use std::future::Future;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_core::Stream;
 use tokio_util::sync::CancellationToken;
+use weir_core::RateLimiter;
 
 use crate::{
     Batch, Bounded, DropNewest, DropOldest, Latest, ParMap, ParMapUnordered, Rate, Sample,
@@ -254,6 +256,40 @@ pub trait WeirStreamExt: Stream {
         Self: Sized,
     {
         Throttle::new(self, rate, burst)
+    }
+
+    /// Limits the stream by a shared weir-core GCRA [`RateLimiter`]: every item takes
+    /// one of its cells, so streams (and other users) holding the same limiter share
+    /// its rate, and [`RateLimiter::set_quota`] changes it at runtime. See
+    /// [`Throttle`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use futures::StreamExt;
+    /// use weir_core::{Quota, RateLimiter};
+    /// use weir_stream::WeirStreamExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let limiter = Arc::new(RateLimiter::new(Quota::per_second(10).unwrap().allow_burst(1).unwrap()));
+    /// let start = tokio::time::Instant::now();
+    /// let a = futures::stream::iter(0..3).throttle_with(limiter.clone());
+    /// let b = futures::stream::iter(3..6).throttle_with(limiter.clone());
+    /// let times: Vec<Duration> = futures::stream::select(a, b)
+    ///     .map(|_| start.elapsed())
+    ///     .collect()
+    ///     .await;
+    /// // Six items through one 10/s limiter: 100 ms apart, not two at a time.
+    /// let ms = |m| Duration::from_millis(m);
+    /// assert_eq!(times, [ms(0), ms(100), ms(200), ms(300), ms(400), ms(500)]);
+    /// # }
+    /// ```
+    fn throttle_with(self, limiter: Arc<RateLimiter>) -> Throttle<Self>
+    where
+        Self: Sized,
+    {
+        Throttle::with_limiter(self, limiter)
     }
 
     /// Groups items into batches of up to `max_items`, emitted at the latest

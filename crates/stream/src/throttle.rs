@@ -1,14 +1,21 @@
-//! `throttle(rate, burst)`: a token bucket.
+//! `throttle(rate, burst)` and `throttle_with(limiter)`: weir-core's GCRA
+//! [`RateLimiter`] in front of a stream.
 
 use std::fmt;
+use std::future::Future;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
+use weir_core::{
+    Quota, RateLimiter,
+    rate::{InsufficientCapacity, RateLimitError},
+};
 
 use crate::error::RateError;
 
@@ -59,22 +66,57 @@ impl Rate {
     pub fn interval(&self) -> Duration {
         self.interval
     }
+
+    /// The weir-core [`Quota`] of this rate with bursts of `burst`: what
+    /// [`throttle`](crate::WeirStreamExt::throttle) builds its limiter from. Spans
+    /// (`interval × burst`) beyond about 73 years are cut down to fit.
+    ///
+    /// ```
+    /// use std::num::{NonZeroU32, NonZeroUsize};
+    /// use std::time::Duration;
+    /// use weir_stream::Rate;
+    ///
+    /// let quota = Rate::per_second(NonZeroU32::new(4).unwrap()).quota(NonZeroUsize::new(2).unwrap());
+    /// assert_eq!((quota.period(), quota.burst()), (Duration::from_millis(250), 2));
+    /// ```
+    pub fn quota(&self, burst: NonZeroUsize) -> Quota {
+        // The longest span a quota takes, and the longest period (burst 1).
+        const MAX_SPAN: u64 = 1 << 61;
+        let period = u64::try_from(self.interval.as_nanos())
+            .unwrap_or(MAX_SPAN)
+            .clamp(1, MAX_SPAN);
+        let burst = u32::try_from(burst.get())
+            .unwrap_or(u32::MAX)
+            .min(u32::try_from(MAX_SPAN / period).unwrap_or(u32::MAX))
+            .max(1);
+        Quota::with_period(Duration::from_nanos(period))
+            .and_then(|q| q.allow_burst(burst))
+            .expect("period and span are clamped to the quota's bounds")
+    }
 }
 
+type Queued = Pin<Box<dyn Future<Output = Result<(), InsufficientCapacity>> + Send>>;
+
 pin_project! {
-    /// Stream for [`WeirStreamExt::throttle`](crate::WeirStreamExt::throttle).
+    /// Stream for [`WeirStreamExt::throttle`](crate::WeirStreamExt::throttle) and
+    /// [`throttle_with`](crate::WeirStreamExt::throttle_with).
     ///
-    /// A token bucket of `burst` tokens, refilled at `rate`, that starts full: up to
-    /// `burst` items pass at once, then one per [`Rate::interval`]; an idle stream
-    /// earns its burst back (never more than `burst`). Implemented as GCRA (one
-    /// deadline, no token counter), on tokio's clock, so paused time tests it exactly.
+    /// Each item takes one cell of a weir-core GCRA [`RateLimiter`]: a token bucket
+    /// of `burst` tokens, refilled at `rate`, that starts full. Up to `burst` items
+    /// pass at once, then one per [`Rate::interval`]; an idle stream earns its burst
+    /// back (never more than `burst`). On tokio's clock, so paused time tests it
+    /// exactly. The limiter can be shared by several streams (and other users), and
+    /// its quota changed at runtime with [`RateLimiter::set_quota`] through
+    /// [`limiter`](Self::limiter).
     ///
     /// While waiting for a token the adapter does **not** poll the upstream: nothing
     /// is held, and backpressure reaches the source. (So the upstream's end is seen
-    /// when the next token is due, up to one interval after the last item.) The
-    /// timer has tokio's 1 ms
-    /// resolution; over time the rate is exact because deadlines are computed, not
-    /// accumulated from wake-ups.
+    /// when the next token is due, up to one interval after the last item.) A token
+    /// is taken when an item arrives; on a *shared* limiter another user may take it
+    /// first, and the adapter then holds that one item until the next token (FIFO
+    /// behind async acquirers of the limiter, if any are queued). The timer has
+    /// tokio's 1 ms resolution; over time the rate is exact because the wake-up's
+    /// lateness is handed to [`RateLimiter::try_acquire_late`], not lost.
     ///
     /// # Panics
     ///
@@ -103,35 +145,73 @@ pin_project! {
     /// # }
     /// ```
     #[must_use = "streams do nothing unless polled"]
-    pub struct Throttle<S> {
+    pub struct Throttle<S: Stream> {
         #[pin]
         upstream: S,
+        limiter: Arc<RateLimiter>,
         // Boxed so the adapter is `Unpin` when the upstream is; allocated on first wait.
         sleep: Option<Pin<Box<Sleep>>>,
-        interval: Duration,
-        // `interval * (burst - 1)`: how far ahead of the schedule a burst may run.
-        tolerance: Duration,
-        // GCRA's theoretical arrival time: when the bucket would next be full-minus-one.
-        tat: Option<Instant>,
-        // We slept for the current token: the timer's lateness is ours, not idleness.
-        waited: bool,
+        // The instant `sleep` is set for, while it has not fired.
+        due: Option<Instant>,
+        // An item whose token a sharer took first.
+        held: Option<S::Item>,
+        // Behind the limiter's async acquirers: our place in their queue.
+        queued: Option<Queued>,
         done: bool,
     }
 }
 
-impl<S> Throttle<S> {
+impl<S: Stream> Throttle<S> {
     pub(crate) fn new(upstream: S, rate: Rate, burst: NonZeroUsize) -> Self {
-        let burst_minus_one = u32::try_from(burst.get() - 1).unwrap_or(u32::MAX);
+        Self::with_limiter(upstream, Arc::new(RateLimiter::new(rate.quota(burst))))
+    }
+
+    pub(crate) fn with_limiter(upstream: S, limiter: Arc<RateLimiter>) -> Self {
         Throttle {
             upstream,
+            limiter,
             sleep: None,
-            interval: rate.interval,
-            tolerance: rate.interval.saturating_mul(burst_minus_one),
-            tat: None,
-            waited: false,
+            due: None,
+            held: None,
+            queued: None,
             done: false,
         }
     }
+
+    /// The rate limiter this stream takes its tokens from: share it, or change its
+    /// quota at runtime.
+    ///
+    /// ```
+    /// use std::num::{NonZeroU32, NonZeroUsize};
+    /// use std::time::Duration;
+    /// use futures::StreamExt;
+    /// use weir_core::Quota;
+    /// use weir_stream::{Rate, WeirStreamExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let rate = Rate::per_second(NonZeroU32::new(10).unwrap());
+    /// let mut s = std::pin::pin!(futures::stream::iter(0..).throttle(rate, NonZeroUsize::new(1).unwrap()));
+    /// s.next().await;
+    /// s.limiter().set_quota(Quota::per_second(1000).unwrap().allow_burst(1).unwrap());
+    /// let start = tokio::time::Instant::now();
+    /// s.next().await;
+    /// s.next().await;
+    /// assert_eq!(start.elapsed(), Duration::from_millis(2)); // 1 ms apart now
+    /// # }
+    /// ```
+    pub fn limiter(&self) -> &Arc<RateLimiter> {
+        &self.limiter
+    }
+}
+
+/// Sleeps until `at` on the adapter's (reused) timer.
+fn arm(sleep: &mut Option<Pin<Box<Sleep>>>, due: &mut Option<Instant>, at: Instant) {
+    match sleep {
+        Some(sleep) => sleep.as_mut().reset(at),
+        None => *sleep = Some(Box::pin(tokio::time::sleep_until(at))),
+    }
+    *due = Some(at);
 }
 
 impl<S: Stream> Stream for Throttle<S> {
@@ -143,45 +223,60 @@ impl<S: Stream> Stream for Throttle<S> {
             return Poll::Ready(None);
         }
         loop {
-            let now = Instant::now();
-            // A token is available from `tat - tolerance` on.
-            let allowed_at = this.tat.and_then(|tat| tat.checked_sub(*this.tolerance));
-            match allowed_at {
-                Some(at) if at > now => {
-                    let sleep = match this.sleep {
-                        Some(sleep) => {
-                            sleep.as_mut().reset(at);
-                            sleep
-                        }
-                        None => this.sleep.insert(Box::pin(tokio::time::sleep_until(at))),
-                    };
-                    *this.waited = true;
-                    std::task::ready!(sleep.as_mut().poll(cx));
-                    continue;
+            // Behind queued acquirers: wait our turn (it takes the token).
+            if let Some(queued) = this.queued.as_mut() {
+                let taken = std::task::ready!(queued.as_mut().poll(cx));
+                *this.queued = None;
+                let item = this.held.take();
+                debug_assert!(taken.is_ok(), "one cell always fits a burst");
+                debug_assert!(item.is_some(), "queued only with an item in hand");
+                if let Some(item) = item {
+                    return Poll::Ready(Some(item));
                 }
-                _ => {}
+                continue;
             }
-            let next = this.upstream.as_mut().poll_next(cx);
-            let waited = std::mem::take(this.waited);
-            return match std::task::ready!(next) {
-                Some(item) => {
-                    // GCRA: `tat = max(tat, now) + interval`. Except when we slept for
-                    // this token and the item was ready at once: then the wake-up's
-                    // lateness (tokio's 1 ms timer) must not be lost, or every rate
-                    // above ~1/ms with a small burst would undershoot (akka#23475).
-                    let base = match *this.tat {
-                        Some(tat) if waited => tat,
-                        Some(tat) => tat.max(now),
-                        None => now,
-                    };
-                    *this.tat = Some(base + *this.interval);
-                    Poll::Ready(Some(item))
+            // Waiting for a token: the timer, then how late it fired.
+            let mut late = Duration::ZERO;
+            if let Some(due) = *this.due {
+                if let Some(sleep) = this.sleep.as_mut() {
+                    std::task::ready!(sleep.as_mut().poll(cx));
                 }
+                *this.due = None;
+                late = Instant::now().saturating_duration_since(due);
+            }
+            let item = match this.held.take() {
+                Some(item) => item,
                 None => {
-                    *this.done = true;
-                    Poll::Ready(None)
+                    // No token yet: do not even ask the upstream.
+                    if let Ok(wait) = this.limiter.time_until(1) {
+                        if !wait.is_zero() {
+                            arm(this.sleep, this.due, Instant::now() + wait);
+                            continue;
+                        }
+                    }
+                    match std::task::ready!(this.upstream.as_mut().poll_next(cx)) {
+                        Some(item) => item,
+                        None => {
+                            *this.done = true;
+                            return Poll::Ready(None);
+                        }
+                    }
                 }
             };
+            match this.limiter.try_acquire_late(1, late) {
+                Ok(()) => return Poll::Ready(Some(item)),
+                Err(RateLimitError::NotYet(refusal)) => {
+                    // A sharer took the token: hold the item until the next one.
+                    *this.held = Some(item);
+                    arm(this.sleep, this.due, Instant::now() + refusal.wait());
+                }
+                Err(_) => {
+                    // Queued acquirers (or a burst below one cell): join the queue.
+                    *this.held = Some(item);
+                    let limiter = Arc::clone(this.limiter);
+                    *this.queued = Some(Box::pin(async move { limiter.acquire(1).await }));
+                }
+            }
         }
     }
 
@@ -189,7 +284,12 @@ impl<S: Stream> Stream for Throttle<S> {
         if self.done {
             (0, Some(0))
         } else {
-            self.upstream.size_hint()
+            let held = usize::from(self.held.is_some());
+            let (low, high) = self.upstream.size_hint();
+            (
+                low.saturating_add(held),
+                high.and_then(|h| h.checked_add(held)),
+            )
         }
     }
 }
@@ -200,15 +300,14 @@ impl<S: Stream> FusedStream for Throttle<S> {
     }
 }
 
-use std::future::Future as _;
-
-impl<S: fmt::Debug> fmt::Debug for Throttle<S> {
+impl<S: Stream + fmt::Debug> fmt::Debug for Throttle<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Throttle")
             .field("upstream", &self.upstream)
-            .field("interval", &self.interval)
-            .field("tolerance", &self.tolerance)
-            .field("tat", &self.tat)
+            .field("limiter", &self.limiter)
+            .field("due", &self.due)
+            .field("held", &self.held.is_some())
+            .field("queued", &self.queued.is_some())
             .finish_non_exhaustive()
     }
 }

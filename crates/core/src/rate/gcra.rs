@@ -19,7 +19,7 @@
 //!   change in between, so its exchange fails (or, for a refusal, its re-check of the
 //!   word) and it retries; torn values are never acted on.
 
-use std::{fmt, future::poll_fn, pin::pin, task::Poll};
+use std::{fmt, future::poll_fn, pin::pin, task::Poll, time::Duration};
 
 use tokio::sync::Notify;
 
@@ -215,6 +215,46 @@ impl<C: Clock> RateLimiter<C> {
     /// assert!(matches!(limiter.try_acquire(51), Err(RateLimitError::InsufficientCapacity(_))));
     /// ```
     pub fn try_acquire(&self, n: u32) -> Result<(), RateLimitError> {
+        self.take(n, 0)
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for a caller that slept until the instant
+    /// a [`NotYet`] named and woke `late` after it (timers fire late: tokio's by up to
+    /// 1 ms). The cells are taken as of the first instant in the last `late` at which
+    /// they conformed (never before what the state proves possible). Without this, a
+    /// burst-1 limiter that waits on a timer loses the lateness on every cell and
+    /// undershoots its rate (akka#23475).
+    ///
+    /// Admissions are recorded at most `late` before they happen, so over an
+    /// interval of length `t` at most `burst + (t + late) / period` cells pass.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::{Quota, RateLimiter, rate::ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let quota = Quota::per_second(10).unwrap().allow_burst(1).unwrap(); // T = 100 ms
+    /// let limiter = RateLimiter::with_clock(quota, clock.clone());
+    /// limiter.try_acquire(1).unwrap();
+    /// assert_eq!(limiter.time_until(1), Ok(Duration::from_millis(100)));
+    /// clock.advance(Duration::from_millis(101)); // the timer fired 1 ms late
+    /// limiter.try_acquire_late(1, Duration::from_millis(1)).unwrap();
+    /// // The schedule holds: the next cell is due 100 ms after the previous one.
+    /// assert_eq!(limiter.time_until(1), Ok(Duration::from_millis(99)));
+    /// ```
+    pub fn try_acquire_late(&self, n: u32, late: Duration) -> Result<(), RateLimitError> {
+        self.take(n, u64::try_from(late.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    /// `try_acquire` as of up to `late` ns ago.
+    #[inline]
+    fn take(&self, n: u32, late: u64) -> Result<(), RateLimitError> {
         if n == 0 {
             return Ok(());
         }
@@ -230,7 +270,7 @@ impl<C: Clock> RateLimiter<C> {
                 RateLimitError::Queued
             });
         }
-        self.check(n)
+        self.check(n, late)
     }
 
     /// Waits, in FIFO order with the other acquirers, until `n` cells conform, and
@@ -269,12 +309,19 @@ impl<C: Clock> RateLimiter<C> {
             Ok(turn) => turn,
             Err(_) => unreachable!("the turn semaphore is never closed"),
         };
+        // The instant the last refusal named: a timer that fires late must not
+        // slow the schedule down (see `try_acquire_late`).
+        let mut due = None;
         loop {
             let mut changed = pin!(self.changed.notified());
             changed.as_mut().enable();
-            let wait = match self.check(n) {
+            let late = due.map_or(0, |due| self.now().saturating_sub(due));
+            let wait = match self.check(n, late) {
                 Ok(()) => return Ok(()),
-                Err(RateLimitError::NotYet(refusal)) => refusal.wait(),
+                Err(RateLimitError::NotYet(refusal)) => {
+                    due = Some(self.now().saturating_add(refusal.wait_nanos()));
+                    refusal.wait()
+                }
                 Err(RateLimitError::InsufficientCapacity(err)) => return Err(err),
                 Err(RateLimitError::Queued) => unreachable!("check never reports the queue"),
             };
@@ -400,8 +447,53 @@ impl<C: Clock> RateLimiter<C> {
         self.turn.waiters() + usize::from(self.turn.available() == 0)
     }
 
-    /// The GCRA test and update, ignoring the queue.
-    fn check(&self, n: u32) -> Result<(), RateLimitError> {
+    /// How long until `n` cells would conform (zero: they do now), without taking
+    /// them. A snapshot that ignores queued async acquirers.
+    ///
+    /// # Errors
+    ///
+    /// [`InsufficientCapacity`] if `n` is above the burst.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::{Quota, RateLimiter, rate::ManualClock};
+    ///
+    /// let limiter = RateLimiter::with_clock(Quota::per_second(4).unwrap(), ManualClock::new());
+    /// assert_eq!(limiter.time_until(4), Ok(Duration::ZERO));
+    /// limiter.try_acquire(4).unwrap();
+    /// assert_eq!(limiter.time_until(2), Ok(Duration::from_millis(500)));
+    /// assert!(limiter.time_until(5).is_err());
+    /// ```
+    pub fn time_until(&self, n: u32) -> Result<Duration, InsufficientCapacity> {
+        let mut word = self.word.load(Ordering::Acquire);
+        loop {
+            let slot = &self.slots[(word & 1) as usize];
+            let period = slot.period.load(Ordering::Acquire);
+            let tau = slot.tau.load(Ordering::Acquire);
+            let delta = slot.delta.load(Ordering::Acquire);
+            let tat = (word >> 1).wrapping_sub(delta);
+            let now = self.now().max(floor(tat, period, tau));
+            let verdict = match gcra(tat, now, n.max(1), period, tau) {
+                Verdict::Conforms(_) => Ok(Duration::ZERO),
+                Verdict::NotBefore(at) => Ok(Duration::from_nanos(at - now)),
+                Verdict::TooLarge => Err(InsufficientCapacity {
+                    requested: n,
+                    burst: (tau / period.max(1) + 1) as u32,
+                }),
+            };
+            let again = self.word.load(Ordering::Acquire);
+            if again == word {
+                return verdict;
+            }
+            word = again;
+        }
+    }
+
+    /// The GCRA test and update, ignoring the queue, as of up to `late` ns ago.
+    #[inline]
+    fn check(&self, n: u32, late: u64) -> Result<(), RateLimitError> {
         let mut word = self.word.load(Ordering::Acquire);
         loop {
             let slot = &self.slots[(word & 1) as usize];
@@ -410,8 +502,18 @@ impl<C: Clock> RateLimiter<C> {
             let delta = slot.delta.load(Ordering::Acquire);
             let tat = (word >> 1).wrapping_sub(delta);
             // Read inside the critical section, after the state it is compared with.
-            let now = self.now().max(floor(tat, period, tau));
-            let refusal = match gcra(tat, now, n, period, tau) {
+            let low = floor(tat, period, tau);
+            let now = self.now().max(low);
+            let verdict = match late {
+                0 => gcra(tat, now, n, period, tau),
+                // As of `late` ago, or of the first instant since then at which the
+                // cells conformed.
+                _ => match gcra(tat, now.saturating_sub(late).max(low), n, period, tau) {
+                    Verdict::NotBefore(at) if at <= now => gcra(tat, at, n, period, tau),
+                    verdict => verdict,
+                },
+            };
+            let refusal = match verdict {
                 Verdict::Conforms(tat) => {
                     let new = (tat.wrapping_add(delta) << 1) | (word & 1);
                     match self.word.compare_exchange_weak(
