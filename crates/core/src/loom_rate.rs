@@ -86,6 +86,28 @@ fn adaptive_concurrent_overloads_apply_in_turn() {
     });
 }
 
+/// A success the algorithm promised to ignore (skipped without the lock) racing an
+/// overload that withdraws the promise: the result is one of the two orders.
+#[test]
+fn adaptive_quiet_success_racing_an_overload_linearises() {
+    loom::model(|| {
+        let aimd = Aimd::builder().initial_limit(11).build().unwrap();
+        let limiter = Arc::new(AdaptiveLimiter::new(aimd));
+        let other = {
+            let limiter = limiter.clone();
+            // 5 of 11 in flight: quiet. After the overload (9), it would grow.
+            thread::spawn(move || limiter.record(Sample::new(Duration::ZERO, 5, Outcome::Success)))
+        };
+        limiter.record(Sample::new(Duration::ZERO, 5, Outcome::Overload));
+        other.join().unwrap();
+        // Success first: 11 → 9. Overload first: 9 → 10.
+        let limit = limiter.limit();
+        assert!(limit == 9 || limit == 10, "{limit}");
+        assert_eq!(limiter.semaphore().capacity(), limit);
+        assert_eq!(limiter.snapshot().samples, 2);
+    });
+}
+
 /// Racing observers at the high mark start exactly one episode.
 #[test]
 fn watermark_racing_observers_count_one_episode() {
