@@ -105,7 +105,14 @@ async fn main() {
         report.tick().await;
         println!(
             "{:>6} | {:>6} {:>7} {:>8} | {:>9} {:>8} {:>10} {:>9}",
-            "tenant", "queued", "running", "accepted", "completed", "refused", "mean wait", "max wait"
+            "tenant",
+            "queued",
+            "running",
+            "accepted",
+            "completed",
+            "refused",
+            "mean wait",
+            "max wait"
         );
         let log = log.lock().unwrap().clone();
         for tenant in TENANTS {
