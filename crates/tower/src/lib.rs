@@ -18,6 +18,11 @@
 //! metrics ([`Semaphore::in_use`], [`Semaphore::waiters`]). Waiting requests are
 //! admitted strictly in arrival order.
 //!
+//! To let the limit find itself, build the layer with
+//! [`AdmissionLayer::adaptive`] over a weir-core [`AdaptiveLimiter`] (AIMD, Vegas,
+//! Gradient): each completed response reports its latency and outcome, and the
+//! limiter moves the semaphore's ceiling.
+//!
 //! ```
 //! use std::{convert::Infallible, sync::Arc, time::Duration};
 //! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
@@ -60,9 +65,12 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
+use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
-use weir_core::{AcquireOwned, OwnedPermit, Semaphore, TryAcquireError};
+use weir_core::{
+    AcquireOwned, AdaptiveLimiter, Outcome, OwnedPermit, Sample, Semaphore, TryAcquireError,
+};
 
 /// The error type of [`Admission`]: a [`Busy`], a [`Timeout`], or the inner
 /// service's error, boxed (as tower's own middleware does).
@@ -195,6 +203,9 @@ struct Config {
     semaphore: Arc<Semaphore>,
     deadline: Duration,
     max_waiting: usize,
+    /// When set, `semaphore` is the limiter's and every admitted request reports a
+    /// sample to it.
+    limiter: Option<Arc<AdaptiveLimiter>>,
 }
 
 impl AdmissionLayer {
@@ -211,8 +222,42 @@ impl AdmissionLayer {
                 semaphore,
                 deadline,
                 max_waiting: usize::MAX,
+                limiter: None,
             },
         }
+    }
+
+    /// Admits each request through an [`AdaptiveLimiter`]'s semaphore, waiting at
+    /// most `deadline`, and feeds the limiter one [`Sample`] per admitted request
+    /// when its response completes: the time from admission to response, the
+    /// permits in use at admission, and [`Outcome::Success`] for an `Ok` response or
+    /// [`Outcome::Overload`] for an error from the inner service. A response future
+    /// dropped before completing reports nothing (an ignored sample). Requests the
+    /// layer refuses itself ([`Busy`], [`Timeout`]) report nothing either: they never
+    /// reached the service, and the limit they saw is the limiter's own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    /// use weir_core::{AdaptiveLimiter, adaptive::Aimd};
+    /// use weir_tower::AdmissionLayer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let aimd = Aimd::builder().initial_limit(10).build().unwrap();
+    /// let limiter: Arc<AdaptiveLimiter> = Arc::new(AdaptiveLimiter::new(aimd));
+    /// let layer = AdmissionLayer::adaptive(limiter.clone(), Duration::from_millis(100));
+    /// let failing = layer.layer(service_fn(|()| async { Err::<(), _>("overloaded") }));
+    /// assert!(failing.oneshot(()).await.is_err());
+    /// assert_eq!(limiter.limit(), 9); // AIMD backed off on the error
+    /// # }
+    /// ```
+    pub fn adaptive(limiter: Arc<AdaptiveLimiter>, deadline: Duration) -> Self {
+        let mut layer = Self::new(limiter.semaphore().clone(), deadline);
+        layer.config.limiter = Some(limiter);
+        layer
     }
 
     /// Refuses a request with [`Busy`] at once, instead of queueing it, when no
@@ -236,6 +281,23 @@ impl AdmissionLayer {
     /// See [`AdmissionLayer`].
     pub fn semaphore(&self) -> &Arc<Semaphore> {
         &self.config.semaphore
+    }
+
+    /// The adaptive limiter fed by this layer, if it was built with
+    /// [`adaptive`](Self::adaptive).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use weir_core::Semaphore;
+    /// use weir_tower::AdmissionLayer;
+    ///
+    /// let layer = AdmissionLayer::new(Arc::new(Semaphore::new(1)), Duration::from_secs(1));
+    /// assert!(layer.limiter().is_none());
+    /// ```
+    pub fn limiter(&self) -> Option<&Arc<AdaptiveLimiter>> {
+        self.config.limiter.as_ref()
     }
 
     /// The admission deadline.
@@ -360,6 +422,7 @@ where
         let config = &self.config;
         let state = match config.semaphore.clone().try_acquire_owned() {
             Ok(permit) => State::Running {
+                report: Report::start(config.limiter.as_ref(), &config.semaphore),
                 future: inner.call(req),
                 _permit: permit,
             },
@@ -379,6 +442,7 @@ where
         ResponseFuture {
             state,
             deadline: config.deadline,
+            limiter: config.limiter.clone(),
         }
     }
 }
@@ -424,6 +488,7 @@ pin_project! {
         #[pin]
         state: State<S, Req>,
         deadline: Duration,
+        limiter: Option<Arc<AdaptiveLimiter>>,
     }
 }
 
@@ -437,6 +502,7 @@ pin_project! {
             call: Option<(S, Req)>,
         },
         Running {
+            report: Option<Report>,
             #[pin]
             future: S::Future,
             // Held until the inner future completes (then the whole future is
@@ -480,20 +546,56 @@ where
                         }
                     };
                     let (mut inner, req) = call.take().expect("admitted once");
+                    let report = Report::start(this.limiter.as_ref(), permit.semaphore());
                     let future = inner.call(req);
                     this.state.set(State::Running {
+                        report,
                         future,
                         _permit: permit,
                     });
                 }
-                StateProj::Running { future, .. } => {
+                StateProj::Running { future, report, .. } => {
                     let out = ready!(future.poll(cx)).map_err(Into::into);
+                    if let Some(report) = report.take() {
+                        report.finish(out.is_ok());
+                    }
                     // Give the permit back as soon as the response is ready.
                     this.state.set(State::Refused { error: None });
                     return Poll::Ready(out);
                 }
             }
         }
+    }
+}
+
+/// What an admitted request reports to an adaptive limiter when it completes.
+struct Report {
+    limiter: Arc<AdaptiveLimiter>,
+    admitted: Instant,
+    in_flight: usize,
+}
+
+impl Report {
+    /// Starts timing an admitted request, if there is a limiter to tell.
+    fn start(limiter: Option<&Arc<AdaptiveLimiter>>, semaphore: &Semaphore) -> Option<Self> {
+        limiter.map(|limiter| Report {
+            limiter: limiter.clone(),
+            admitted: Instant::now(),
+            in_flight: semaphore.in_use(),
+        })
+    }
+
+    fn finish(self, ok: bool) {
+        let outcome = if ok {
+            Outcome::Success
+        } else {
+            Outcome::Overload
+        };
+        self.limiter.record(Sample::new(
+            self.admitted.elapsed(),
+            self.in_flight,
+            outcome,
+        ));
     }
 }
 

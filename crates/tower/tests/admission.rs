@@ -140,3 +140,36 @@ async fn inner_errors_pass_through_boxed() {
     assert!(err.is::<std::fmt::Error>());
     assert_eq!(limit.in_use(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_adaptive_layer_feeds_its_limiter_one_sample_per_completed_response() {
+    use weir_core::{AdaptiveLimiter, adaptive::Aimd};
+
+    let aimd = Aimd::builder().initial_limit(1).build().unwrap();
+    let limiter: Arc<AdaptiveLimiter> = Arc::new(AdaptiveLimiter::new(aimd));
+    let layer = AdmissionLayer::adaptive(limiter.clone(), Duration::from_millis(100));
+    assert!(Arc::ptr_eq(layer.limiter().unwrap(), &limiter));
+
+    // A success at full utilisation (1 of 1 in flight) raises the AIMD limit.
+    let ok = layer.layer(service_fn(|()| async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Ok::<_, Infallible>(())
+    }));
+    ok.clone().oneshot(()).await.unwrap();
+    assert_eq!((limiter.limit(), limiter.semaphore().capacity()), (2, 2));
+
+    // A response future dropped before completing reports nothing.
+    let mut svc = ok.clone();
+    let mut dropped = task::spawn(svc.ready().await.unwrap().call(()));
+    assert_pending!(dropped.poll());
+    assert_eq!(limiter.in_flight(), 1);
+    drop(dropped);
+    assert_eq!((limiter.limit(), limiter.in_flight()), (2, 0));
+
+    // An error from the service is an overload: the limit backs off.
+    let failing = layer.layer(service_fn(|()| async {
+        Err::<(), _>("upstream overloaded")
+    }));
+    assert!(failing.oneshot(()).await.is_err());
+    assert_eq!(limiter.limit(), 1);
+}
