@@ -496,14 +496,17 @@ impl<C: Clock> RateLimiter<C> {
     fn check(&self, n: u32, late: u64) -> Result<(), RateLimitError> {
         let mut word = self.word.load(Ordering::Acquire);
         loop {
+            // Read inside the critical section, after the state it is compared with
+            // (the slot is configuration that the word validates; loading it after
+            // the clock keeps only the word live across the call).
+            let raw_now = self.now();
             let slot = &self.slots[(word & 1) as usize];
             let period = slot.period.load(Ordering::Acquire);
             let tau = slot.tau.load(Ordering::Acquire);
             let delta = slot.delta.load(Ordering::Acquire);
             let tat = (word >> 1).wrapping_sub(delta);
-            // Read inside the critical section, after the state it is compared with.
             let low = floor(tat, period, tau);
-            let now = self.now().max(low);
+            let now = raw_now.max(low);
             let verdict = match late {
                 0 => gcra(tat, now, n, period, tau),
                 // As of `late` ago, or of the first instant since then at which the
