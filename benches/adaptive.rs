@@ -3,8 +3,12 @@
 //! - `gcra`: `RateLimiter::try_acquire(1)` against `governor`'s `check()`, on the
 //!   same clock (`std`'s `Instant`), on a fake clock (the algorithm alone) and on
 //!   each crate's default clock (tokio's vs quanta's). Target: ≤ 1.0× governor.
-//! - `adaptive`: an `AdaptiveLimiter` acquire + `success()` (AIMD) against a plain
-//!   weir `Semaphore` acquire + release. Target: ≤ 1.5×.
+//!   (The default clocks differ in kind: quanta reads the TSC, tokio's clock is
+//!   `clock_gettime`.)
+//! - `adaptive`: an `AdaptiveLimiter` (AIMD) acquire + record against a plain weir
+//!   `Semaphore` acquire + release. Target: ≤ 1.5×. `untimed` reads no clock (the
+//!   caller passes the latency); `record_latency` reads it once (at the acquire),
+//!   `success` twice: each read is a `clock_gettime`.
 //!
 //! Run: `cargo bench --bench adaptive` (add `-- --quick` for a fast pass).
 

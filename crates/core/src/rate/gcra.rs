@@ -7,7 +7,7 @@
 //! configuration slots (period `T`, tolerance `τ`, offset `Δ`) and `v − Δ` is the
 //! theoretical arrival time (TAT) in nanoseconds since the clock's epoch.
 //!
-//! - A check loads the word, then the slot, then reads the clock, and publishes the
+//! - A check loads the word, reads the clock, loads the slot, and publishes the
 //!   new TAT with one compare-exchange. A successful exchange proves nothing wrote
 //!   the word since it was loaded, so the clock was read after every earlier
 //!   admission: admissions are ordered by time (golang/go#71360).
