@@ -119,7 +119,16 @@ impl Acquiring {
                     if let Some(node) = node_mut(this.node.as_mut()).data_mut() {
                         // Unlinked: the semaphore decided.
                         match node.outcome {
-                            Outcome::Granted => *this.phase = Phase::Holding,
+                            Outcome::Granted => {
+                                if let Some(queued_at) = node.queued_at {
+                                    tracing::debug!(
+                                        need = node.need,
+                                        waited = ?queued_at.elapsed(),
+                                        "permits granted after waiting"
+                                    );
+                                }
+                                *this.phase = Phase::Holding;
+                            }
                             Outcome::Closed => {
                                 *this.phase = Phase::Done;
                                 return Poll::Ready(Err(AcquireError::Closed));

@@ -63,6 +63,8 @@ pub(crate) struct AcquireNode {
     pub(crate) need: usize,
     pub(crate) waker: Option<Waker>,
     pub(crate) outcome: Outcome,
+    /// When it was queued, if debug tracing wants the wait reported.
+    pub(crate) queued_at: Option<std::time::Instant>,
 }
 
 impl AcquireNode {
@@ -71,6 +73,7 @@ impl AcquireNode {
             need,
             waker: None,
             outcome: Outcome::Waiting,
+            queued_at: None,
         }
     }
 }
@@ -179,7 +182,16 @@ impl Semaphore {
         data.need = n;
         data.outcome = Outcome::Waiting;
         data.waker = Some(waker.clone());
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            data.queued_at = Some(std::time::Instant::now());
+        }
         queues.queued_weight += n;
+        tracing::trace!(
+            need = n,
+            waiters = queues.acquirers.len(),
+            parked_above_ceiling = !fits,
+            "acquire queued"
+        );
         if fits {
             queues.eligible += 1;
         }
@@ -448,6 +460,13 @@ impl Semaphore {
         };
         self.capacity.store(new_capacity, Ordering::Relaxed);
         self.debt.store(new_debt, Ordering::Relaxed);
+        tracing::debug!(
+            from = old_capacity,
+            to = new_capacity,
+            debt = new_debt,
+            waiters = queues.acquirers.len(),
+            "semaphore ceiling moved"
+        );
         let queues = self.settle(queues, &mut wakers);
         drop(queues);
         wakers.wake_all();
@@ -458,6 +477,7 @@ impl Semaphore {
         let mut wakers = WakeList::new();
         let mut queues = self.lock();
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        tracing::debug!(failed_waiters = queues.acquirers.len(), "semaphore closed");
         loop {
             let capacity = self.capacity.load(Ordering::Relaxed);
             while wakers.can_push() {
