@@ -1,12 +1,17 @@
 //! [`Builder`]: validated pool configuration.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use tokio::runtime::Handle;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use weir_core::Semaphore;
+use weir_core::{LimitAlgorithm, Semaphore, Watermark};
 
 use crate::{
+    adaptive::Adaptive,
     close::CloseState,
     error::ConfigError,
     observer::Observer,
@@ -71,6 +76,8 @@ pub enum Overflow {
 /// | [`run_timeout`](Self::run_timeout) | none | > 0 |
 /// | [`close_grace`](Self::close_grace) | [`DEFAULT_CLOSE_GRACE`](Self::DEFAULT_CLOSE_GRACE) | any |
 /// | [`observer`](Self::observer) | none | |
+/// | [`adaptive`](Self::adaptive) | none (a fixed budget) | |
+/// | [`shed_watermark`](Self::shed_watermark) | none (no shedding) | `low < high` |
 ///
 /// # Examples
 ///
@@ -105,6 +112,9 @@ pub struct Builder {
     key_capacity: Option<usize>,
     classes: Vec<ClassSpec>,
     default_class: Option<&'static str>,
+    /// In a mutex only so the builder stays `Sync`.
+    adaptive: Option<Mutex<Box<dyn LimitAlgorithm>>>,
+    shed: Option<(usize, usize)>,
 }
 
 impl Builder {
@@ -139,6 +149,8 @@ impl Builder {
             key_capacity: None,
             classes: Vec::new(),
             default_class: None,
+            adaptive: None,
+            shed: None,
         }
     }
 
@@ -408,6 +420,123 @@ impl Builder {
         self
     }
 
+    /// Drives the budget from a [`LimitAlgorithm`] (weir-core's
+    /// [`Aimd`](weir_core::adaptive::Aimd), [`Vegas`](weir_core::adaptive::Vegas),
+    /// [`Gradient`](weir_core::adaptive::Gradient),
+    /// [`Windowed`](weir_core::adaptive::Windowed), or your own), fed by the jobs
+    /// the pool runs.
+    ///
+    /// # Samples
+    ///
+    /// Every job that ends after starting is one sample: its latency is its run
+    /// time (queue wait excluded), its in-flight count the weight running just
+    /// after it took its own (itself included), and its outcome:
+    ///
+    /// | Job outcome | Sample |
+    /// |---|---|
+    /// | completed | [`Success`](weir_core::Outcome::Success) |
+    /// | timed out (its [run timeout](Self::run_timeout)) | [`Overload`](weir_core::Outcome::Overload) |
+    /// | failed ([`Work::is_failure`](crate::Work::is_failure)) | none (ignored) |
+    /// | panicked, cancelled | none (ignored) |
+    ///
+    /// A failure is ignored because the pool cannot tell a job's own error (bad
+    /// input, a 404) from push-back; a job that runs past its timeout is the pool's
+    /// signal of overload. To make other errors count, give the jobs a run timeout
+    /// and let overloaded calls run into it. Jobs dropped before they start feed
+    /// nothing.
+    ///
+    /// # Bounds
+    ///
+    /// The pool starts at the [`budget`](Self::budget), which is also the
+    /// **ceiling**: the algorithm's limit is clamped to
+    /// `max(1, total reserved)..=budget`, where the floor is the
+    /// [classes](Self::class)' total reservation (so every class can always have
+    /// its reservation) and at least 1. Give the algorithm the same initial limit
+    /// as the budget for a smooth start; otherwise the budget moves to the
+    /// algorithm's (clamped) limit at the first sample. Give it the budget as its
+    /// maximum too: the clamp does not feed back into the algorithm, so one allowed
+    /// above the ceiling can climb there unseen and then take longer to come down.
+    /// [`Pool::set_budget`] moves
+    /// the ceiling. [`Pool::limit`] shows the limit, the algorithm's own limit and
+    /// the bounds; [`Stats::budget`](crate::Stats::budget) is the current limit.
+    ///
+    /// A change is applied like `set_budget`: raising the limit wakes a worker
+    /// waiting for budget; lowering it never preempts running jobs. The algorithm
+    /// runs under a lock once per sampled job; a pool without an algorithm does
+    /// no extra work per job. [`Pool::close`] is unaffected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::adaptive::Aimd;
+    /// use weir_pool::{JobError, Pool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let aimd = Aimd::builder().initial_limit(10).build().unwrap();
+    /// let pool = Pool::builder()
+    ///     .workers(10)
+    ///     .budget(10)
+    ///     .run_timeout(Duration::from_secs(1))
+    ///     .adaptive(aimd)
+    ///     .build()
+    ///     .unwrap();
+    /// let slow = pool.submit(std::future::pending::<()>()).await.unwrap();
+    /// assert!(matches!(slow.await, Err(JobError::TimedOut)));
+    /// assert_eq!(pool.stats().budget, 9); // AIMD backs off: ⌊10 × 0.9⌋
+    /// assert_eq!(pool.limit().unwrap().overloads, 1);
+    /// # }
+    /// ```
+    pub fn adaptive<A: LimitAlgorithm + 'static>(mut self, algorithm: A) -> Self {
+        self.adaptive = Some(Mutex::new(Box::new(algorithm)));
+        self
+    }
+
+    /// Sheds submissions while the queue is deep: once the number of queued jobs
+    /// (all of them: unkeyed and every key's, of every class) is at or above
+    /// `high`, every submission is refused with
+    /// [`RefuseReason::Shed`](crate::RefuseReason::Shed) until the queued count
+    /// has fallen to `low` or below (hysteresis, by weir-core's [`Watermark`]).
+    ///
+    /// It applies to every form, unkeyed and keyed: [`Pool::try_submit`],
+    /// [`Pool::submit`], `submit_timeout`, `submit_cancellable` and their `_for`
+    /// forms. The depth is checked once, when the submission is made (after the
+    /// `TooHeavy` check, before any wait for room); a submitter already waiting
+    /// for room is not shed. A shed job comes back in the error's `Shed` variant
+    /// ([`TrySubmitError::Shed`](crate::TrySubmitError::Shed) and the like), is
+    /// counted in [`Stats::refused_shed`](crate::Stats::refused_shed) and reported
+    /// to the [observer](Self::observer). `high` above the queue capacity never
+    /// sheds unkeyed-only traffic (the queue fills first).
+    ///
+    /// Build fails with [`ConfigError::Watermark`] unless `low < high`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_pool::{ConfigError, Pool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = Pool::builder().workers(1).shed_watermark(2, 1).build().unwrap();
+    /// let a = pool.try_submit(async {}).unwrap();
+    /// let _b = pool.try_submit(async {}).unwrap();
+    /// let shed = pool.try_submit(async { 3 }).unwrap_err(); // 2 queued: shedding
+    /// assert!(shed.is_shed());
+    /// assert_eq!(shed.into_inner().await, 3);
+    /// a.await.unwrap(); // the worker took both: 0 queued
+    /// assert!(pool.try_submit(async {}).is_ok());
+    /// assert_eq!(pool.stats().refused_shed, 1);
+    ///
+    /// let err = Pool::builder().shed_watermark(4, 4).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Watermark { field: "shed_watermark", high: 4, low: 4 });
+    /// # }
+    /// ```
+    pub fn shed_watermark(mut self, high: usize, low: usize) -> Self {
+        self.shed = Some((high, low));
+        self
+    }
+
     /// Validates the settings and starts the pool's workers on the current Tokio
     /// runtime.
     ///
@@ -496,6 +625,24 @@ impl Builder {
                     })?
             }
         };
+        let shed = match self.shed {
+            None => None,
+            Some((high, low)) => {
+                Some(
+                    Watermark::new(high, low).map_err(|_| ConfigError::Watermark {
+                        field: "shed_watermark",
+                        high,
+                        low,
+                    })?,
+                )
+            }
+        };
+        let adaptive = self.adaptive.map(|algorithm| {
+            let algorithm = algorithm
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner);
+            Adaptive::new(algorithm, reserved.max(1), budget)
+        });
         let runtime = Handle::try_current().unwrap_or_else(|_| {
             panic!("weir_pool::Builder::build must be called inside a Tokio runtime")
         });
@@ -516,6 +663,8 @@ impl Builder {
             classes,
             reserved,
             default_class,
+            adaptive,
+            shed,
         });
         shared.set_workers(workers);
         Ok(Pool::from_shared(shared))
@@ -556,6 +705,8 @@ impl fmt::Debug for Builder {
             .field("key_capacity", &self.key_capacity)
             .field("classes", &self.classes)
             .field("default_class", &self.default_class)
+            .field("adaptive", &self.adaptive)
+            .field("shed_watermark", &self.shed)
             .finish()
     }
 }

@@ -59,6 +59,16 @@ pub enum ConfigError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// A watermark's low mark was not below its high mark.
+    #[error("invalid pool config: `{field}` low mark {low} must be below the high mark {high}")]
+    Watermark {
+        /// The field (builder method) at fault: `shed_watermark`.
+        field: &'static str,
+        /// The high mark given.
+        high: usize,
+        /// The low mark given.
+        low: usize,
+    },
 }
 
 impl ConfigError {
@@ -76,7 +86,8 @@ impl ConfigError {
             | Self::TooLarge { field, .. }
             | Self::ZeroDuration { field }
             | Self::OverReserved { field, .. }
-            | Self::Class { field, .. } => field,
+            | Self::Class { field, .. }
+            | Self::Watermark { field, .. } => field,
         }
     }
 }
@@ -176,6 +187,8 @@ submit_error! {
         Closed => "pool closed", is_closed;
         /// The job's weight is above the pool's budget, so it could never run.
         TooHeavy => "job weight exceeds the pool's budget", is_too_heavy;
+        /// The queue is above the [shed watermark](crate::Builder::shed_watermark).
+        Shed => "shed: pool queue above its high watermark", is_shed;
     }
 }
 
@@ -204,6 +217,8 @@ submit_error! {
         Closed => "pool closed", is_closed;
         /// The job's weight is above the pool's budget, so it could never run.
         TooHeavy => "job weight exceeds the pool's budget", is_too_heavy;
+        /// The queue is above the [shed watermark](crate::Builder::shed_watermark).
+        Shed => "shed: pool queue above its high watermark", is_shed;
     }
 }
 
@@ -237,6 +252,8 @@ submit_error! {
         Closed => "pool closed", is_closed;
         /// The job's weight is above the pool's budget, so it could never run.
         TooHeavy => "job weight exceeds the pool's budget", is_too_heavy;
+        /// The queue is above the [shed watermark](crate::Builder::shed_watermark).
+        Shed => "shed: pool queue above its high watermark", is_shed;
     }
 }
 
@@ -269,5 +286,7 @@ submit_error! {
         Closed => "pool closed", is_closed;
         /// The job's weight is above the pool's budget, so it could never run.
         TooHeavy => "job weight exceeds the pool's budget", is_too_heavy;
+        /// The queue is above the [shed watermark](crate::Builder::shed_watermark).
+        Shed => "shed: pool queue above its high watermark", is_shed;
     }
 }

@@ -138,6 +138,7 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+mod adaptive;
 mod builder;
 mod close;
 mod error;
@@ -169,5 +170,5 @@ pub use observer::{
     DropReason, Dropped, Finished, Observer, Outcome, RefuseReason, Refused, Started, Submitted,
 };
 pub use pool::Pool;
-pub use stats::Stats;
+pub use stats::{LimitStats, Stats};
 pub use tenant::{ClassId, KeyStats};

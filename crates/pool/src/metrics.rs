@@ -37,12 +37,13 @@ use crate::observer::{
 };
 use crate::stats::Stats;
 
-const REFUSE: [RefuseReason; 5] = [
+const REFUSE: [RefuseReason; 6] = [
     RefuseReason::Full,
     RefuseReason::Closed,
     RefuseReason::Timeout,
     RefuseReason::Cancelled,
     RefuseReason::TooHeavy,
+    RefuseReason::Shed,
 ];
 const DROP: [DropReason; 3] = [
     DropReason::Evicted,

@@ -175,6 +175,9 @@ pub enum RefuseReason {
     Cancelled,
     /// The job was heavier than the budget.
     TooHeavy,
+    /// The queue was at or above the [shed watermark](crate::Builder::shed_watermark)'s
+    /// high mark, or has not fallen back to its low mark since.
+    Shed,
 }
 
 impl RefuseReason {
@@ -192,6 +195,7 @@ impl RefuseReason {
             Self::Timeout => "timeout",
             Self::Cancelled => "cancelled",
             Self::TooHeavy => "too_heavy",
+            Self::Shed => "shed",
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::{
     job::Work,
     observer::RefuseReason,
     shared::Shared,
-    stats::Stats,
+    stats::{LimitStats, Stats},
     tenant::{ClassId, KeyStats},
 };
 
@@ -145,6 +145,9 @@ impl Pool {
             shared.refuse(RefuseReason::TooHeavy, weight);
             return Err(SubmitError::TooHeavy(job));
         }
+        if shared.shed(weight) {
+            return Err(SubmitError::Shed(job));
+        }
         if shared.queue.slots().increment().await.is_err() {
             shared.refuse(RefuseReason::Closed, weight);
             return Err(SubmitError::Closed(job));
@@ -222,6 +225,9 @@ impl Pool {
             shared.refuse(RefuseReason::TooHeavy, weight);
             return Err(SubmitTimeoutError::TooHeavy(job));
         }
+        if shared.shed(weight) {
+            return Err(SubmitTimeoutError::Shed(job));
+        }
         match tokio::time::timeout(timeout, shared.queue.slots().increment()).await {
             Ok(Ok(())) => shared
                 .enqueue(job, class)
@@ -273,6 +279,9 @@ impl Pool {
         if !shared.fits(weight, class) {
             shared.refuse(RefuseReason::TooHeavy, weight);
             return Err(SubmitCancelledError::TooHeavy(job));
+        }
+        if shared.shed(weight) {
+            return Err(SubmitCancelledError::Shed(job));
         }
         let slot = tokio::select! {
             biased;
@@ -366,6 +375,7 @@ impl Pool {
             .await
             .map_err(|(reason, job)| match reason {
                 RefuseReason::TooHeavy => SubmitError::TooHeavy(job),
+                RefuseReason::Shed => SubmitError::Shed(job),
                 _ => SubmitError::Closed(job),
             })
     }
@@ -463,6 +473,7 @@ impl Pool {
             .await
             .map_err(|(reason, job)| match reason {
                 RefuseReason::TooHeavy => SubmitTimeoutError::TooHeavy(job),
+                RefuseReason::Shed => SubmitTimeoutError::Shed(job),
                 RefuseReason::Timeout => SubmitTimeoutError::Timeout(job),
                 _ => SubmitTimeoutError::Closed(job),
             })
@@ -525,6 +536,7 @@ impl Pool {
             .await
             .map_err(|(reason, job)| match reason {
                 RefuseReason::TooHeavy => SubmitCancelledError::TooHeavy(job),
+                RefuseReason::Shed => SubmitCancelledError::Shed(job),
                 RefuseReason::Cancelled => SubmitCancelledError::Cancelled(job),
                 _ => SubmitCancelledError::Closed(job),
             })
@@ -767,6 +779,10 @@ impl Pool {
     /// heavier waits, holding its worker, until the budget rises again or the pool
     /// closes.
     ///
+    /// With an [adaptive](Builder::adaptive) budget, `budget` becomes the ceiling
+    /// the algorithm's limit is clamped to, and the budget is set to that limit
+    /// clamped to the new ceiling (see [`limit`](Self::limit)).
+    ///
     /// # Errors
     ///
     /// [`ConfigError`] if `budget` is 0 or above `Semaphore::MAX_PERMITS`; nothing
@@ -792,9 +808,38 @@ impl Pool {
                 budget,
             });
         }
-        shared.budget.set_capacity(budget);
+        match &shared.adaptive {
+            None => shared.budget.set_capacity(budget),
+            Some(adaptive) => adaptive.set_ceiling(&shared.budget, budget),
+        }
         shared.queue.budget_changed();
         Ok(())
+    }
+
+    /// The state of the [adaptive](Builder::adaptive) budget: the current limit,
+    /// its bounds and the samples fed so far. `None` unless the pool was built
+    /// with an algorithm.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_core::adaptive::Aimd;
+    /// use weir_pool::Pool;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let aimd = Aimd::builder().initial_limit(4).build().unwrap();
+    /// let pool = Pool::builder().workers(4).budget(4).adaptive(aimd).build().unwrap();
+    /// pool.submit(async {}).await.unwrap().await.unwrap();
+    /// let limit = pool.limit().unwrap();
+    /// assert_eq!((limit.limit, limit.samples, limit.overloads), (4, 1, 0));
+    /// assert_eq!(limit.limit, pool.stats().budget);
+    /// assert!(Pool::builder().build().unwrap().limit().is_none());
+    /// # }
+    /// ```
+    pub fn limit(&self) -> Option<LimitStats> {
+        let shared = self.shared();
+        shared.adaptive.as_ref().map(|a| a.stats(&shared.budget))
     }
 
     /// Sets the queue capacity. Raising it admits waiting submitters that now fit.

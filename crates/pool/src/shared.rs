@@ -15,9 +15,10 @@ use std::{
 use tokio::{runtime::Handle, time::Instant};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Span;
-use weir_core::{Semaphore, TryAcquireError};
+use weir_core::{Semaphore, TryAcquireError, Watermark};
 
 use crate::{
+    adaptive::Adaptive,
     builder::Overflow,
     close::CloseState,
     error::TrySubmitError,
@@ -56,6 +57,10 @@ pub(crate) struct Shared {
     pub(crate) reserved: usize,
     /// Where jobs that name no class go.
     pub(crate) default_class: usize,
+    /// Drives the budget from finished jobs, if configured.
+    pub(crate) adaptive: Option<Adaptive>,
+    /// Sheds submissions while the queue is deep, if configured.
+    pub(crate) shed: Option<Watermark>,
 }
 
 /// Worker-count bookkeeping. Growing spawns at once; shrinking is lazy: a worker
@@ -141,6 +146,21 @@ impl Shared {
     pub(crate) fn fits(&self, weight: usize, class: usize) -> bool {
         let others = self.reserved - self.classes[class].reserved;
         weight <= self.budget.capacity().saturating_sub(others)
+    }
+
+    /// Whether the shed watermark refuses a submission now (counted, observed).
+    /// Free without a watermark.
+    #[inline]
+    pub(crate) fn shed(&self, weight: usize) -> bool {
+        let Some(gate) = &self.shed else {
+            return false;
+        };
+        let depth = usize::try_from(self.counters.queued()).unwrap_or(usize::MAX);
+        if gate.admit_at(depth) {
+            return false;
+        }
+        self.refuse(RefuseReason::Shed, weight);
+        true
     }
 
     /// The class index of a job.
@@ -304,6 +324,9 @@ impl Shared {
         if !self.fits(weight, class) {
             self.refuse(RefuseReason::TooHeavy, weight);
             return Err(TrySubmitError::TooHeavy(job));
+        }
+        if self.shed(weight) {
+            return Err(TrySubmitError::Shed(job));
         }
         match self.queue.slots().try_increment() {
             Ok(()) => self.enqueue(job, class).map_err(TrySubmitError::Closed),
@@ -484,6 +507,9 @@ impl Shared {
             self.refuse(RefuseReason::TooHeavy, weight);
             return Err(TrySubmitError::TooHeavy(job));
         }
+        if self.shed(weight) {
+            return Err(TrySubmitError::Shed(job));
+        }
         let when_full = match self.overflow {
             Overflow::EvictOldest => WhenFull::Evict,
             Overflow::RejectNewest => WhenFull::Refuse,
@@ -527,6 +553,9 @@ impl Shared {
         if !self.fits(weight, class) {
             self.refuse(RefuseReason::TooHeavy, weight);
             return Err((RefuseReason::TooHeavy, job));
+        }
+        if self.shed(weight) {
+            return Err((RefuseReason::Shed, job));
         }
         // Prepared once: a submitter that has to wait for room keeps the entry
         // it built, rather than building it again.

@@ -19,7 +19,7 @@ use crate::observer::{DropReason, Outcome, RefuseReason};
 /// This holds exactly for every snapshot, even one taken while jobs move. Refused
 /// submissions were never accepted: they are counted apart, by reason
 /// (`refused_full`, `refused_closed`, `refused_timeout`, `refused_cancelled`,
-/// `refused_too_heavy`), and not in `submitted`.
+/// `refused_too_heavy`, `refused_shed`), and not in `submitted`.
 ///
 /// # Examples
 ///
@@ -72,9 +72,12 @@ pub struct Stats {
     pub refused_cancelled: u64,
     /// Submissions refused because the job was heavier than the budget.
     pub refused_too_heavy: u64,
+    /// Submissions shed by the [watermark](crate::Builder::shed_watermark).
+    pub refused_shed: u64,
     /// Weight held by running jobs (the budget's in-use permits).
     pub in_flight_weight: usize,
-    /// The budget (total weight that may run at once).
+    /// The budget (total weight that may run at once). With an
+    /// [adaptive](crate::Builder::adaptive) budget, the current limit.
     pub budget: usize,
     /// The queue capacity.
     pub queue_capacity: usize,
@@ -121,7 +124,43 @@ impl Stats {
             + self.refused_timeout
             + self.refused_cancelled
             + self.refused_too_heavy
+            + self.refused_shed
     }
+}
+
+/// The state of an [adaptive](crate::Builder::adaptive) budget, from
+/// [`Pool::limit`](crate::Pool::limit).
+///
+/// # Examples
+///
+/// ```
+/// use weir_core::adaptive::Aimd;
+/// use weir_pool::Pool;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let aimd = Aimd::builder().initial_limit(8).build().unwrap();
+/// let pool = Pool::builder().budget(8).class("a", 2).adaptive(aimd).build().unwrap();
+/// let limit = pool.limit().unwrap();
+/// assert_eq!((limit.limit, limit.floor, limit.ceiling, limit.samples), (8, 2, 8, 0));
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct LimitStats {
+    /// The budget now: the algorithm's limit clamped to `floor..=ceiling`.
+    pub limit: usize,
+    /// The algorithm's own limit, before clamping.
+    pub algorithm_limit: usize,
+    /// The lowest budget: the classes' total reservation, and at least 1.
+    pub floor: usize,
+    /// The highest budget: the builder's budget, or the last
+    /// [`set_budget`](crate::Pool::set_budget).
+    pub ceiling: usize,
+    /// Finished jobs fed to the algorithm (completed and timed out).
+    pub samples: u64,
+    /// Of those, overloads (timed out).
+    pub overloads: u64,
 }
 
 /// Keeps a group of counters on its own cache lines, so the submitting side and
@@ -138,6 +177,7 @@ struct Submitted {
     refused_timeout: AtomicU64,
     refused_cancelled: AtomicU64,
     refused_too_heavy: AtomicU64,
+    refused_shed: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -179,6 +219,7 @@ pub(crate) struct Snapshot {
     pub(crate) refused_timeout: u64,
     pub(crate) refused_cancelled: u64,
     pub(crate) refused_too_heavy: u64,
+    pub(crate) refused_shed: u64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -199,6 +240,7 @@ impl Counters {
             RefuseReason::Timeout => &s.refused_timeout,
             RefuseReason::Cancelled => &s.refused_cancelled,
             RefuseReason::TooHeavy => &s.refused_too_heavy,
+            RefuseReason::Shed => &s.refused_shed,
         });
     }
 
@@ -265,7 +307,19 @@ impl Counters {
             refused_timeout: load(&s.refused_timeout),
             refused_cancelled: load(&s.refused_cancelled),
             refused_too_heavy: load(&s.refused_too_heavy),
+            refused_shed: load(&s.refused_shed),
         }
+    }
+
+    /// Jobs accepted and not started (or dropped), read in the same order as
+    /// [`snapshot`](Self::snapshot) so it is never negative.
+    pub(crate) fn queued(&self) -> u64 {
+        let f = &self.fates.0;
+        let load = |c: &AtomicU64| c.load(Ordering::Acquire);
+        let ended = load(&f.dropped) + load(&f.cancelled_queued);
+        let started = load(&f.started);
+        let submitted = load(&self.submit.0.submitted);
+        submitted - started - ended
     }
 }
 
@@ -304,6 +358,7 @@ impl Snapshot {
             refused_timeout: self.refused_timeout,
             refused_cancelled: self.refused_cancelled,
             refused_too_heavy: self.refused_too_heavy,
+            refused_shed: self.refused_shed,
             ..Stats::default()
         }
     }

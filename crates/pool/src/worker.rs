@@ -63,6 +63,8 @@ struct InFlight<'a> {
     permit: Option<Permit<'a>>,
     started: bool,
     started_at: Option<Instant>,
+    /// Weight running when the job started, its own included (adaptive pools).
+    in_flight: usize,
     /// The job's own token, when its work asked for one.
     token: Option<CancellationToken>,
 }
@@ -85,7 +87,12 @@ impl InFlight<'_> {
     fn start(&mut self) -> tracing::Span {
         let shared = self.shared;
         self.started = true;
-        self.started_at = shared.now();
+        if shared.adaptive.is_some() {
+            self.started_at = Some(Instant::now());
+            self.in_flight = shared.budget.in_use();
+        } else {
+            self.started_at = shared.now();
+        }
         shared.counters.started();
         let entry = self.entry.as_mut().expect("job already ended");
         let (id, weight) = (entry.id, entry.weight);
@@ -135,9 +142,18 @@ impl InFlight<'_> {
         if let Some(permit) = self.permit.take() {
             shared.queue.release(entry.slot, entry.class, permit, true);
         }
+        let run_time = self.started_at.map_or(Duration::ZERO, |t| t.elapsed());
+        // Then the sample, so a caller that saw the outcome also sees its effect on
+        // the limit.
+        if let Some(adaptive) = &shared.adaptive {
+            if let Some(sampled) = crate::adaptive::sample_outcome(outcome) {
+                if adaptive.record(&shared.budget, sampled, run_time, self.in_flight) {
+                    shared.queue.budget_changed();
+                }
+            }
+        }
         shared.counters.finished(outcome);
         if let Some(observer) = &shared.observer {
-            let run_time = self.started_at.map_or(Duration::ZERO, |t| t.elapsed());
             observer.on_finish(&Finished {
                 id: entry.id,
                 outcome,
@@ -172,6 +188,7 @@ async fn run_job<'a>(shared: &'a Shared, entry: Entry, permit: Permit<'a>) {
         permit: Some(permit),
         started: false,
         started_at: None,
+        in_flight: 0,
         token: None,
     };
 
