@@ -11,7 +11,7 @@ use std::{
 };
 
 use tokio::{task::JoinHandle, time::sleep};
-use weir_core::adaptive::Aimd;
+use weir_core::adaptive::{Aimd, Windowed};
 use weir_pool::{Job, JobError, Observer, Pool, RefuseReason, Refused};
 
 /// A simulated downstream of capacity `cap`: a call that finds at most `cap`
@@ -144,6 +144,46 @@ async fn aimd_converges_follows_a_drop_and_recovers() {
     driver.abort();
 }
 
+/// Windowed AIMD (one step per window, so a burst of timeouts is one backoff)
+/// settles into a band around the capacity, follows it down to C/4 and back.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn windowed_aimd_settles_near_the_capacity() {
+    const C: usize = 40;
+    let server = Server::new(C);
+    let aimd = Aimd::builder()
+        .initial_limit(64)
+        .max_limit(64)
+        .build()
+        .unwrap();
+    let pool = Arc::new(
+        Pool::builder()
+            .workers(64)
+            .budget(64)
+            .queue_capacity(128)
+            .run_timeout(Duration::from_millis(50))
+            .adaptive(Windowed::new(aimd))
+            .build()
+            .unwrap(),
+    );
+    let driver = drive(&pool, &server);
+    let in_band = |limits: &[usize], c: usize| {
+        let settled = &limits[limits.len() / 2..];
+        let (lo, hi) = ((c * 7).div_ceil(10), c * 13 / 10);
+        assert!(
+            settled.iter().all(|l| (lo..=hi).contains(l)),
+            "outside [{lo}, {hi}] = [0.7C, 1.3C] for C = {c}: {settled:?}"
+        );
+    };
+    in_band(&trace(&pool, Duration::from_secs(4)).await, C);
+    server.cap.store(C / 4, Ordering::SeqCst);
+    in_band(&trace(&pool, Duration::from_secs(4)).await, C / 4);
+    server.cap.store(C, Ordering::SeqCst);
+    // Recovery is additive: +1 per window of at least 100 ms, 30 steps at most.
+    let recover = trace(&pool, Duration::from_secs(8)).await;
+    in_band(&recover, C);
+    driver.abort();
+}
+
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn the_limit_never_drops_below_the_reservations() {
     // A capacity of 1 would take AIMD down to 1; the classes reserve 6.
@@ -222,8 +262,10 @@ async fn a_rising_limit_wakes_waiting_workers() {
     assert_eq!(started.load(Ordering::SeqCst), 1);
     assert_eq!(pool.stats().queued, 3);
 
-    // It completes at 1 of 1 in flight: AIMD grows to 2. The workers must
-    // start the waiting jobs from the limit's rise.
+    // It completes at 1 of 1 in flight: AIMD grows to 2, and keeps growing as
+    // the waiting jobs complete. None of them may be left waiting: the limit's
+    // rise wakes a worker (`budget_changed`), and a worker that takes a job with
+    // budget left over passes the wake-up on.
     gate.notify_one();
     first.await.unwrap();
     for handle in rest {
