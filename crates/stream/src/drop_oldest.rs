@@ -1,15 +1,12 @@
 //! `drop_oldest(capacity)`: a buffer that evicts its oldest item when full.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::num::NonZeroUsize;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
 use crate::shed::{Policy, ShedCore};
-use crate::stats::{DropReason, ShedStats};
+use crate::stats::DropReason;
 
 /// Stream for [`WeirStreamExt::drop_oldest`](crate::WeirStreamExt::drop_oldest).
 ///
@@ -77,56 +74,12 @@ impl<S: Stream> DropOldest<S> {
             ),
         }
     }
-
-    /// Calls `f` with every dropped item and the reason, on the producer task,
-    /// outside any lock, after the counters already include the drop.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the stream has already been polled (the producer task owns the
-    /// callback from then on).
-    #[track_caller]
-    pub fn on_drop<F>(mut self, f: F) -> Self
-    where
-        F: FnMut(S::Item, DropReason) + Send + 'static,
-    {
-        self.core.set_on_drop(Box::new(f));
-        self
-    }
-
-    /// A live, clonable view of the counters (received, emitted, dropped by reason,
-    /// occupancy).
-    pub fn stats(&self) -> ShedStats
-    where
-        S::Item: Send + 'static,
-    {
-        self.core.stats()
-    }
 }
 
-impl<S> Stream for DropOldest<S>
-where
-    S: Stream + Send + 'static,
-    S::Item: Send + 'static,
-{
-    type Item = S::Item;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
-        self.core.poll_next(cx)
-    }
-}
-
-impl<S> fmt::Debug for DropOldest<S>
-where
-    S: Stream,
-    S::Item: Send + 'static,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("DropOldest");
-        self.core.fmt_fields(&mut d);
-        d.finish_non_exhaustive()
-    }
-}
+crate::shed::shed_adapter!(
+    DropOldest,
+    "futures::stream::iter(0..10).drop_oldest(std::num::NonZeroUsize::new(4).unwrap())"
+);
 
 /// Evict the oldest buffered item when full (also `latest`, with capacity 1).
 #[derive(Debug)]

@@ -1,14 +1,10 @@
 //! `latest()`: conflate to the newest item.
 
-use std::fmt;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use futures_core::Stream;
 
 use crate::drop_oldest::DropOldestPolicy;
 use crate::shed::ShedCore;
-use crate::stats::{DropReason, ShedStats};
+use crate::stats::DropReason;
 
 /// Stream for [`WeirStreamExt::latest`](crate::WeirStreamExt::latest).
 ///
@@ -66,53 +62,6 @@ impl<S: Stream> Latest<S> {
             ),
         }
     }
-
-    /// Calls `f` with every dropped item and the reason, on the producer task,
-    /// outside any lock, after the counters already include the drop.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the stream has already been polled (the producer task owns the
-    /// callback from then on).
-    #[track_caller]
-    pub fn on_drop<F>(mut self, f: F) -> Self
-    where
-        F: FnMut(S::Item, DropReason) + Send + 'static,
-    {
-        self.core.set_on_drop(Box::new(f));
-        self
-    }
-
-    /// A live, clonable view of the counters (received, emitted, dropped by reason,
-    /// occupancy).
-    pub fn stats(&self) -> ShedStats
-    where
-        S::Item: Send + 'static,
-    {
-        self.core.stats()
-    }
 }
 
-impl<S> Stream for Latest<S>
-where
-    S: Stream + Send + 'static,
-    S::Item: Send + 'static,
-{
-    type Item = S::Item;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
-        self.core.poll_next(cx)
-    }
-}
-
-impl<S> fmt::Debug for Latest<S>
-where
-    S: Stream,
-    S::Item: Send + 'static,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Latest");
-        self.core.fmt_fields(&mut d);
-        d.finish_non_exhaustive()
-    }
-}
+crate::shed::shed_adapter!(Latest, "futures::stream::iter(0..10).latest()");

@@ -280,3 +280,102 @@ where
         Poll::Ready(())
     }
 }
+
+/// The part every shedding adapter shares: `on_drop`, `stats`, `Stream` and `Debug`,
+/// all delegating to its [`ShedCore`]. `$example` builds one such adapter over
+/// `0..10` for the doc examples.
+macro_rules! shed_adapter {
+    ($name:ident, $example:literal) => {
+        impl<S: Stream> $name<S> {
+            /// Calls `f` with every dropped item and the reason, on the producer task,
+            /// outside any lock, after the counters already include the drop.
+            ///
+            /// # Panics
+            ///
+            /// Panics if the stream has already been polled (the producer task owns the
+            /// callback from then on).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use std::sync::{Arc, Mutex};
+            /// use futures::StreamExt;
+            /// use weir_stream::WeirStreamExt;
+            ///
+            /// # #[tokio::main(flavor = "current_thread")]
+            /// # async fn main() {
+            /// let dropped = Arc::new(Mutex::new(Vec::new()));
+            /// let log = dropped.clone();
+            #[doc = concat!("let stream = ", $example)]
+            ///     .on_drop(move |item, _reason| log.lock().unwrap().push(item));
+            /// let kept: Vec<i32> = stream.collect().await;
+            /// // Every item was either kept or handed to the callback.
+            /// assert_eq!(kept.len() + dropped.lock().unwrap().len(), 10);
+            /// # }
+            /// ```
+            #[track_caller]
+            pub fn on_drop<F>(mut self, f: F) -> Self
+            where
+                F: FnMut(S::Item, $crate::DropReason) + Send + 'static,
+            {
+                self.core.set_on_drop(Box::new(f));
+                self
+            }
+
+            /// A live, clonable view of the counters (received, emitted, dropped by
+            /// reason, occupancy, and whether it is shedding right now).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use futures::StreamExt;
+            /// use weir_stream::WeirStreamExt;
+            ///
+            /// # #[tokio::main(flavor = "current_thread")]
+            /// # async fn main() {
+            #[doc = concat!("let stream = ", $example, ";")]
+            /// let stats = stream.stats();
+            /// let kept = stream.count().await;
+            /// let now = stats.snapshot();
+            /// assert_eq!(now.received(), 10);
+            /// assert_eq!(now.emitted() as usize, kept);
+            /// # }
+            /// ```
+            pub fn stats(&self) -> $crate::ShedStats
+            where
+                S::Item: Send + 'static,
+            {
+                self.core.stats()
+            }
+        }
+
+        impl<S> Stream for $name<S>
+        where
+            S: Stream + Send + 'static,
+            S::Item: Send + 'static,
+        {
+            type Item = S::Item;
+
+            fn poll_next(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<S::Item>> {
+                self.core.poll_next(cx)
+            }
+        }
+
+        impl<S> std::fmt::Debug for $name<S>
+        where
+            S: Stream,
+            S::Item: Send + 'static,
+        {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut d = f.debug_struct(stringify!($name));
+                self.core.fmt_fields(&mut d);
+                d.finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+pub(crate) use shed_adapter;

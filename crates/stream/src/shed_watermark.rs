@@ -1,15 +1,12 @@
 //! `shed_watermark(marks)`: refuse incoming items between a high and a low watermark.
 
 use std::collections::VecDeque;
-use std::fmt;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
 use crate::error::WatermarkError;
 use crate::shed::{Policy, ShedCore};
-use crate::stats::{DropReason, ShedStats};
+use crate::stats::DropReason;
 
 /// Stream for [`WeirStreamExt::shed_watermark`](crate::WeirStreamExt::shed_watermark).
 ///
@@ -72,56 +69,12 @@ impl<S: Stream> ShedWatermark<S> {
             ),
         }
     }
-
-    /// Calls `f` with every dropped item and the reason, on the producer task,
-    /// outside any lock, after the counters already include the drop.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the stream has already been polled (the producer task owns the
-    /// callback from then on).
-    #[track_caller]
-    pub fn on_drop<F>(mut self, f: F) -> Self
-    where
-        F: FnMut(S::Item, DropReason) + Send + 'static,
-    {
-        self.core.set_on_drop(Box::new(f));
-        self
-    }
-
-    /// A live, clonable view of the counters (received, emitted, dropped by reason,
-    /// occupancy, and whether it is shedding right now).
-    pub fn stats(&self) -> ShedStats
-    where
-        S::Item: Send + 'static,
-    {
-        self.core.stats()
-    }
 }
 
-impl<S> Stream for ShedWatermark<S>
-where
-    S: Stream + Send + 'static,
-    S::Item: Send + 'static,
-{
-    type Item = S::Item;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
-        self.core.poll_next(cx)
-    }
-}
-
-impl<S> fmt::Debug for ShedWatermark<S>
-where
-    S: Stream,
-    S::Item: Send + 'static,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("ShedWatermark");
-        self.core.fmt_fields(&mut d);
-        d.finish_non_exhaustive()
-    }
-}
+crate::shed::shed_adapter!(
+    ShedWatermark,
+    "futures::stream::iter(0..10).shed_watermark(weir_stream::Watermarks::new(8, 2).unwrap())"
+);
 
 /// The two thresholds of [`shed_watermark`](crate::WeirStreamExt::shed_watermark):
 /// shedding starts when the depth reaches `high` and stops when it falls to `low`.
