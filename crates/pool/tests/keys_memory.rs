@@ -5,53 +5,21 @@
 //! The heap is measured with a counting global allocator, which is why this test
 //! has a binary of its own.
 
-use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    sync::atomic::{AtomicIsize, Ordering},
-    time::Duration,
-};
+use std::{alloc::System, time::Duration};
 
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tokio::time::Instant;
 use weir_pool::Pool;
 
-/// Live heap bytes of the whole test binary.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every method forwards to `System` with the same arguments, and only
-// adds bookkeeping on an atomic.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded as is; the caller upholds `dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
-        }
-        p
-    }
-}
-
+// Counting is done by `stats_alloc`, so this test needs no `unsafe` of its own.
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Live heap bytes of the whole test binary.
+fn live() -> isize {
+    let stats = INSTRUMENTED_SYSTEM.stats();
+    stats.bytes_allocated as isize - stats.bytes_deallocated as isize + stats.bytes_reallocated
+}
 
 /// One million in release builds (about 1 s). Debug builds run 250k (about 2 s;
 /// the full million takes 8 s or more in debug on a shared 2-core machine); run
@@ -80,7 +48,7 @@ async fn a_million_distinct_keys_leave_no_state_behind() {
     // before the baseline is taken.
     run_wave(&pool, u64::MAX - WAVE).await;
     assert_eq!(pool.stats().keys, 0);
-    let baseline = LIVE.load(Ordering::SeqCst);
+    let baseline = live();
 
     let started = std::time::Instant::now();
     let mut peak_keys = 0;
@@ -97,7 +65,7 @@ async fn a_million_distinct_keys_leave_no_state_behind() {
         peak_keys, WAVE as usize,
         "each wave had its keys live at once"
     );
-    let grown = LIVE.load(Ordering::SeqCst) - baseline;
+    let grown = live() - baseline;
     println!(
         "{KEYS} keys in {:?}: peak {peak_keys} live keys, peak heap +{peak_heap} B, \
          after: {} live keys, heap {grown:+} B",
@@ -117,7 +85,7 @@ async fn run_wave(pool: &Pool, first: u64) -> (usize, isize) {
     for key in first..first + WAVE {
         handles.push(pool.try_submit_for(key, async {}).unwrap());
     }
-    let live = (pool.stats().keys, LIVE.load(Ordering::SeqCst));
+    let live = (pool.stats().keys, live());
     for handle in handles {
         handle.await.unwrap();
     }
