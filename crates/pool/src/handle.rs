@@ -248,7 +248,7 @@ impl JobError {
 pub struct Panic {
     message: Option<String>,
     // A Mutex makes the error `Sync` (so it fits `Box<dyn Error + Send + Sync>`)
-    // without unsafe code; it is only locked to take the payload out.
+    // in safe code only; it is only locked to take the payload out.
     payload: Mutex<Box<dyn Any + Send + 'static>>,
 }
 

@@ -11,7 +11,7 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tokio::time::Instant;
 use weir_pool::Pool;
 
-// Counting is done by `stats_alloc`, so this test needs no `unsafe` of its own.
+// Counting is done by `stats_alloc`, so the test itself stays in safe code.
 #[global_allocator]
 static ALLOC: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
