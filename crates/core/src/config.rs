@@ -86,3 +86,16 @@ pub(crate) fn check(
         Err(ConfigError::new(field, value, expected))
     }
 }
+
+/// Validates the limit range every algorithm builder shares: `min ≥ 1`,
+/// `max ≥ min`, and `initial` within `[min, max]`, naming the first bad field.
+pub(crate) fn check_limits(min: usize, max: usize, initial: usize) -> Result<(), ConfigError> {
+    check(min >= 1, "min_limit", min, "at least 1")?;
+    check(max >= min, "max_limit", max, "at least min_limit")?;
+    check(
+        (min..=max).contains(&initial),
+        "initial_limit",
+        initial,
+        "within [min_limit, max_limit]",
+    )
+}

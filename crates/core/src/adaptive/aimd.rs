@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{LimitAlgorithm, Outcome, Quiet, Sample};
-use crate::config::{ConfigError, check};
+use crate::config::{ConfigError, check, check_limits};
 
 /// Additive increase, multiplicative decrease: +1 on a success while at least half
 /// the limit is in use, `× backoff_ratio` on an overload or a latency above
@@ -235,19 +235,7 @@ impl AimdBuilder {
     /// assert_eq!((err.field(), err.value()), ("initial_limit", "500"));
     /// ```
     pub fn build(self) -> Result<Aimd, ConfigError> {
-        check(self.min >= 1, "min_limit", self.min, "at least 1")?;
-        check(
-            self.max >= self.min,
-            "max_limit",
-            self.max,
-            "at least min_limit",
-        )?;
-        check(
-            (self.min..=self.max).contains(&self.initial),
-            "initial_limit",
-            self.initial,
-            "within [min_limit, max_limit]",
-        )?;
+        check_limits(self.min, self.max, self.initial)?;
         check(
             (0.5..1.0).contains(&self.backoff_ratio),
             "backoff_ratio",

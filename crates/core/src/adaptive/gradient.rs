@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{LimitAlgorithm, Outcome, Sample, algorithm::exposed};
-use crate::config::{ConfigError, check};
+use crate::config::{ConfigError, check, check_limits};
 
 /// Delay-gradient limit: compares each latency with a long-term average of
 /// successful latencies. `g = clamp(tolerance · long / latency, 0.5, 1)`; the new
@@ -332,19 +332,7 @@ impl GradientBuilder {
     /// assert_eq!(err.field(), "initial_limit");
     /// ```
     pub fn build(self) -> Result<Gradient, ConfigError> {
-        check(self.min >= 1, "min_limit", self.min, "at least 1")?;
-        check(
-            self.max >= self.min,
-            "max_limit",
-            self.max,
-            "at least min_limit",
-        )?;
-        check(
-            (self.min..=self.max).contains(&self.initial),
-            "initial_limit",
-            self.initial,
-            "within [min_limit, max_limit]",
-        )?;
+        check_limits(self.min, self.max, self.initial)?;
         check(
             self.tolerance >= 1.0 && self.tolerance.is_finite(),
             "tolerance",

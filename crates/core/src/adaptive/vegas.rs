@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{LimitAlgorithm, Outcome, Sample, algorithm::exposed};
-use crate::config::{ConfigError, check};
+use crate::config::{ConfigError, check, check_limits};
 
 /// TCP-Vegas-style limit: estimates the queue as `L·(1 − base/latency)` against the
 /// no-load latency `base`, grows while the queue is short and shrinks when it is
@@ -327,19 +327,7 @@ impl VegasBuilder {
     /// assert_eq!((err.field(), err.value()), ("max_limit", "4"));
     /// ```
     pub fn build(self) -> Result<Vegas, ConfigError> {
-        check(self.min >= 1, "min_limit", self.min, "at least 1")?;
-        check(
-            self.max >= self.min,
-            "max_limit",
-            self.max,
-            "at least min_limit",
-        )?;
-        check(
-            (self.min..=self.max).contains(&self.initial),
-            "initial_limit",
-            self.initial,
-            "within [min_limit, max_limit]",
-        )?;
+        check_limits(self.min, self.max, self.initial)?;
         check(
             self.smoothing > 0.0 && self.smoothing <= 1.0,
             "smoothing",
