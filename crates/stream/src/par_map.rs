@@ -132,16 +132,7 @@ where
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let queued = self.window.0.len();
-        let (lo, hi) = if self.upstream_done {
-            (0, Some(0))
-        } else {
-            self.upstream.size_hint()
-        };
-        (
-            lo.saturating_add(queued),
-            hi.and_then(|h| h.checked_add(queued)),
-        )
+        size_hint_with_in_flight(self.upstream_done, &self.upstream, self.window.0.len())
     }
 }
 
@@ -186,4 +177,22 @@ where
             Poll::Pending => break,
         }
     }
+}
+
+/// A parallel map's size hint: what the upstream may still yield (nothing once it
+/// ended) plus the `in_flight` futures already taken from it.
+pub(crate) fn size_hint_with_in_flight<S: Stream>(
+    upstream_done: bool,
+    upstream: &S,
+    in_flight: usize,
+) -> (usize, Option<usize>) {
+    let (lo, hi) = if upstream_done {
+        (0, Some(0))
+    } else {
+        upstream.size_hint()
+    };
+    (
+        lo.saturating_add(in_flight),
+        hi.and_then(|h| h.checked_add(in_flight)),
+    )
 }

@@ -98,15 +98,10 @@ where
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let queued = self.tasks.len();
-        let (lo, hi) = if self.upstream_done {
-            (0, Some(0))
-        } else {
-            self.upstream.size_hint()
-        };
-        (
-            lo.saturating_add(queued),
-            hi.and_then(|h| h.checked_add(queued)),
+        crate::par_map::size_hint_with_in_flight(
+            self.upstream_done,
+            &self.upstream,
+            self.tasks.len(),
         )
     }
 }
