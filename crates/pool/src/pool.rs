@@ -139,15 +139,8 @@ impl Pool {
     /// ```
     pub async fn submit<W: Work>(&self, job: W) -> Result<JobHandle<W::Output>, SubmitError<W>> {
         let shared = self.shared();
-        let weight = job.weight();
-        let class = shared.class_of(&job);
-        if !shared.fits(weight, class) {
-            shared.refuse(RefuseReason::TooHeavy, weight);
-            return Err(SubmitError::TooHeavy(job));
-        }
-        if shared.shed(weight) {
-            return Err(SubmitError::Shed(job));
-        }
+        let (job, weight, class) =
+            shared.precheck(job, SubmitError::TooHeavy, SubmitError::Shed)?;
         if shared.queue.slots().increment().await.is_err() {
             shared.refuse(RefuseReason::Closed, weight);
             return Err(SubmitError::Closed(job));
@@ -219,15 +212,8 @@ impl Pool {
         timeout: Duration,
     ) -> Result<JobHandle<W::Output>, SubmitTimeoutError<W>> {
         let shared = self.shared();
-        let weight = job.weight();
-        let class = shared.class_of(&job);
-        if !shared.fits(weight, class) {
-            shared.refuse(RefuseReason::TooHeavy, weight);
-            return Err(SubmitTimeoutError::TooHeavy(job));
-        }
-        if shared.shed(weight) {
-            return Err(SubmitTimeoutError::Shed(job));
-        }
+        let (job, weight, class) =
+            shared.precheck(job, SubmitTimeoutError::TooHeavy, SubmitTimeoutError::Shed)?;
         match tokio::time::timeout(timeout, shared.queue.slots().increment()).await {
             Ok(Ok(())) => shared
                 .enqueue(job, class)
@@ -274,15 +260,11 @@ impl Pool {
         token: &CancellationToken,
     ) -> Result<JobHandle<W::Output>, SubmitCancelledError<W>> {
         let shared = self.shared();
-        let weight = job.weight();
-        let class = shared.class_of(&job);
-        if !shared.fits(weight, class) {
-            shared.refuse(RefuseReason::TooHeavy, weight);
-            return Err(SubmitCancelledError::TooHeavy(job));
-        }
-        if shared.shed(weight) {
-            return Err(SubmitCancelledError::Shed(job));
-        }
+        let (job, weight, class) = shared.precheck(
+            job,
+            SubmitCancelledError::TooHeavy,
+            SubmitCancelledError::Shed,
+        )?;
         let slot = tokio::select! {
             biased;
             () = token.cancelled() => None,

@@ -163,6 +163,28 @@ impl Shared {
         true
     }
 
+    /// The checks every submit form makes before it waits for room: a job too heavy
+    /// for its class's share of the budget, or arriving while the watermark sheds, is
+    /// refused (counted) and handed back through `too_heavy` / `shed`. Otherwise
+    /// returns the job with its weight and class index.
+    pub(crate) fn precheck<W: Work, E>(
+        &self,
+        job: W,
+        too_heavy: impl FnOnce(W) -> E,
+        shed: impl FnOnce(W) -> E,
+    ) -> Result<(W, usize, usize), E> {
+        let weight = job.weight();
+        let class = self.class_of(&job);
+        if !self.fits(weight, class) {
+            self.refuse(RefuseReason::TooHeavy, weight);
+            return Err(too_heavy(job));
+        }
+        if self.shed(weight) {
+            return Err(shed(job));
+        }
+        Ok((job, weight, class))
+    }
+
     /// The class index of a job.
     #[track_caller]
     pub(crate) fn class_of<W: Work>(&self, job: &W) -> usize {
@@ -319,15 +341,8 @@ impl Shared {
         self: &Arc<Self>,
         job: W,
     ) -> Result<JobHandle<W::Output>, TrySubmitError<W>> {
-        let weight = job.weight();
-        let class = self.class_of(&job);
-        if !self.fits(weight, class) {
-            self.refuse(RefuseReason::TooHeavy, weight);
-            return Err(TrySubmitError::TooHeavy(job));
-        }
-        if self.shed(weight) {
-            return Err(TrySubmitError::Shed(job));
-        }
+        let (job, weight, class) =
+            self.precheck(job, TrySubmitError::TooHeavy, TrySubmitError::Shed)?;
         match self.queue.slots().try_increment() {
             Ok(()) => self.enqueue(job, class).map_err(TrySubmitError::Closed),
             Err(TryAcquireError::Closed) => {
@@ -501,15 +516,8 @@ impl Shared {
         K: Hash + Eq + Send + Sync + 'static,
         W: Work,
     {
-        let weight = job.weight();
-        let class = self.class_of(&job);
-        if !self.fits(weight, class) {
-            self.refuse(RefuseReason::TooHeavy, weight);
-            return Err(TrySubmitError::TooHeavy(job));
-        }
-        if self.shed(weight) {
-            return Err(TrySubmitError::Shed(job));
-        }
+        let (job, weight, class) =
+            self.precheck(job, TrySubmitError::TooHeavy, TrySubmitError::Shed)?;
         let when_full = match self.overflow {
             Overflow::EvictOldest => WhenFull::Evict,
             Overflow::RejectNewest => WhenFull::Refuse,
@@ -548,15 +556,11 @@ impl Shared {
         K: Hash + Eq + Send + Sync + 'static,
         W: Work,
     {
-        let weight = job.weight();
-        let class = self.class_of(&job);
-        if !self.fits(weight, class) {
-            self.refuse(RefuseReason::TooHeavy, weight);
-            return Err((RefuseReason::TooHeavy, job));
-        }
-        if self.shed(weight) {
-            return Err((RefuseReason::Shed, job));
-        }
+        let (job, weight, class) = self.precheck(
+            job,
+            |job| (RefuseReason::TooHeavy, job),
+            |job| (RefuseReason::Shed, job),
+        )?;
         // Prepared once: a submitter that has to wait for room keeps the entry
         // it built, rather than building it again.
         let prepared = self.prepare(job);
