@@ -56,7 +56,9 @@ impl Acquiring {
 
     /// Drives the acquire. `Ready(Ok(()))` means `need` permits now belong to the
     /// caller.
-    #[inline]
+    // Always inlined: the fast path is a handful of instructions, and a call frame
+    // around it was a tenth of an uncontended acquire's cost.
+    #[inline(always)]
     pub(crate) fn poll_acquire(
         self: Pin<&mut Self>,
         sem: &Semaphore,
@@ -216,6 +218,7 @@ fn node_mut(node: Pin<&mut Option<Waiter<AcquireNode>>>) -> Pin<&mut Waiter<Acqu
 
 /// Asks tokio's cooperative scheduler whether the task may go on.
 #[cfg(not(loom))]
+#[inline(always)]
 fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
     let restore = ready!(tokio::task::coop::poll_proceed(cx));
     restore.made_progress();
@@ -284,6 +287,7 @@ impl<'a> Acquire<'a> {
 impl<'a> Future for Acquire<'a> {
     type Output = Result<Permit<'a>, AcquireError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let sem: &'a Semaphore = this.sem;
@@ -351,6 +355,7 @@ impl AcquireOwned {
 impl Future for AcquireOwned {
     type Output = Result<OwnedPermit, AcquireError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let sem = this

@@ -117,6 +117,7 @@ impl<'a> Permit<'a> {
 }
 
 impl Drop for Permit<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.sem.release(self.permits);
     }
@@ -246,6 +247,7 @@ impl OwnedPermit {
 }
 
 impl Drop for OwnedPermit {
+    #[inline]
     fn drop(&mut self) {
         self.sem.release(self.permits);
     }
