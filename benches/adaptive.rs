@@ -2,13 +2,17 @@
 //!
 //! - `gcra`: `RateLimiter::try_acquire(1)` against `governor`'s `check()`, on the
 //!   same clock (`std`'s `Instant`), on a fake clock (the algorithm alone) and on
-//!   each crate's default clock (tokio's vs quanta's). Target: ≤ 1.0× governor.
-//!   (The default clocks differ in kind: quanta reads the TSC, tokio's clock is
-//!   `clock_gettime`.)
+//!   each crate's default clock: both are quanta's TSC clock (weir's `AutoClock`
+//!   outside paused time). Target: ≤ 1.0× governor. `tokio_clock/weir` is what a
+//!   limiter pays under tokio's clock (a `clock_gettime` a check), as in
+//!   paused-time tests.
 //! - `adaptive`: an `AdaptiveLimiter` (AIMD) acquire + record against a plain weir
 //!   `Semaphore` acquire + release. Target: ≤ 1.5×. `untimed` reads no clock (the
-//!   caller passes the latency); `record_latency` reads it once (at the acquire),
-//!   `success` twice: each read is a `clock_gettime`.
+//!   caller passes the latency), nor does `no_timeout` (a loss-only AIMD reads no
+//!   latency, so its permits are not timed); `record_latency` reads it once (at the
+//!   acquire), `success` twice: each read is a TSC read through quanta (about
+//!   10 ns on the AMD EPYC VM this was tuned on), or a `clock_gettime` for
+//!   `success_tokio_clock`.
 //!
 //! Run: `cargo bench --bench adaptive` (add `-- --quick` for a fast pass).
 
@@ -26,7 +30,7 @@ use governor::{
 use weir::core::{
     AdaptiveLimiter, Quota, RateLimiter, Semaphore,
     adaptive::Aimd,
-    rate::{ManualClock, StdClock, TokioClock},
+    rate::{AutoClock, ManualClock, StdClock, TokioClock},
 };
 
 /// Checks per measured iteration.
@@ -78,7 +82,7 @@ fn gcra(c: &mut Criterion) {
         })
     });
 
-    let weir = RateLimiter::with_clock(quota(), TokioClock::new());
+    let weir = RateLimiter::new(quota());
     group.bench_function("default_clock/weir", |b| {
         b.iter(|| {
             (0..OPS).for_each(|_| {
@@ -91,6 +95,16 @@ fn gcra(c: &mut Criterion) {
         b.iter(|| {
             (0..OPS).for_each(|_| {
                 black_box(gov.check()).ok();
+            })
+        })
+    });
+
+    // What a paused-time test pays (and what the default cost before `AutoClock`).
+    let weir = RateLimiter::with_clock(quota(), TokioClock::new());
+    group.bench_function("tokio_clock/weir", |b| {
+        b.iter(|| {
+            (0..OPS).for_each(|_| {
+                black_box(weir.try_acquire(1)).ok();
             })
         })
     });
@@ -140,6 +154,45 @@ fn adaptive(c: &mut Criterion) {
                 for _ in 0..iters * OPS {
                     black_box(limiter.acquire().await.unwrap())
                         .record_latency(weir::core::Outcome::Success, Duration::from_millis(1));
+                }
+                start.elapsed()
+            })
+        })
+    });
+    let on_tokio = AdaptiveLimiter::new(
+        Aimd::builder()
+            .initial_limit(64)
+            .max_limit(64)
+            .build()
+            .unwrap(),
+    )
+    .on_clock(AutoClock::tokio());
+    group.bench_function("adaptive_acquire_success_tokio_clock", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters * OPS {
+                    black_box(on_tokio.acquire().await.unwrap()).success();
+                }
+                start.elapsed()
+            })
+        })
+    });
+    // Loss-only AIMD: reads no latency, so its permits read no clock.
+    let lossy = AdaptiveLimiter::new(
+        Aimd::builder()
+            .initial_limit(64)
+            .max_limit(64)
+            .no_timeout()
+            .build()
+            .unwrap(),
+    );
+    group.bench_function("adaptive_no_timeout_acquire_success", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters * OPS {
+                    black_box(lossy.acquire().await.unwrap()).success();
                 }
                 start.elapsed()
             })

@@ -13,7 +13,9 @@ use crate::config::{ConfigError, check, check_limits};
 /// request.
 ///
 /// Defaults: initial 20, min **1** (Netflix's AIMD floors at 20), max 200, backoff
-/// 0.9, timeout 5 s.
+/// 0.9, timeout 5 s. Without a timeout ([`no_timeout`](AimdBuilder::no_timeout)) it
+/// reads no latency, and an [`AdaptiveLimiter`](crate::AdaptiveLimiter) running it
+/// reads no clock.
 ///
 /// # Examples
 ///
@@ -104,6 +106,11 @@ impl LimitAlgorithm for Aimd {
             self.limit.div_ceil(2)
         };
         Quiet::new(in_flight_below, self.timeout)
+    }
+
+    /// Only to compare it with the timeout: without one, no.
+    fn reads_latency(&self) -> bool {
+        self.timeout != Duration::MAX
     }
 }
 
@@ -218,6 +225,26 @@ impl AimdBuilder {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// No timeout: only [`Outcome::Overload`] backs off, latency is never looked at
+    /// (the same as a timeout of [`Duration::MAX`]), so an
+    /// [`AdaptiveLimiter`](crate::AdaptiveLimiter) running this AIMD reads no clock
+    /// (and its permits' [`elapsed`](super::AdaptivePermit::elapsed) is zero).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::{LimitAlgorithm, Outcome, Sample, adaptive::Aimd};
+    ///
+    /// let mut aimd = Aimd::builder().no_timeout().build().unwrap();
+    /// let slow = Sample::new(Duration::from_secs(3600), 20, Outcome::Success);
+    /// assert_eq!(aimd.update(slow), 21);
+    /// assert!(!aimd.reads_latency());
+    /// ```
+    pub fn no_timeout(self) -> Self {
+        self.timeout(Duration::MAX)
     }
 
     /// Validates and builds.

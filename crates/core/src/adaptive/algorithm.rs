@@ -110,6 +110,28 @@ pub trait LimitAlgorithm: fmt::Debug + Send {
     fn quiet(&self) -> Quiet {
         Quiet::NONE
     }
+
+    /// Whether this algorithm looks at [`Sample::latency`]. The
+    /// [`AdaptiveLimiter`](crate::AdaptiveLimiter) asks once, when it is created: if
+    /// not, its permits read no clock and their samples carry a zero latency
+    /// (latencies passed explicitly, as to
+    /// [`record_latency`](super::AdaptivePermit::record_latency), are kept). The
+    /// default, `true`, is always correct.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weir_core::{LimitAlgorithm, adaptive::{Aimd, Fixed, Gradient}};
+    ///
+    /// assert!(Gradient::new().reads_latency());
+    /// assert!(Aimd::new().reads_latency()); // its 5 s timeout
+    /// assert!(!Aimd::builder().no_timeout().build().unwrap().reads_latency());
+    /// // The baseline keeps its permits timed, to compare latencies with.
+    /// assert!(Fixed::new(4).reads_latency());
+    /// ```
+    fn reads_latency(&self) -> bool {
+        true
+    }
 }
 
 impl<A: LimitAlgorithm + ?Sized> LimitAlgorithm for Box<A> {
@@ -123,6 +145,10 @@ impl<A: LimitAlgorithm + ?Sized> LimitAlgorithm for Box<A> {
 
     fn quiet(&self) -> Quiet {
         (**self).quiet()
+    }
+
+    fn reads_latency(&self) -> bool {
+        (**self).reads_latency()
     }
 }
 

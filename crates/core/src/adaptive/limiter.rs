@@ -2,11 +2,10 @@
 
 use std::{fmt, sync::Arc, time::Duration};
 
-use tokio::time::Instant;
-
 use super::{LimitAlgorithm, Outcome, Quiet, Sample};
 use crate::{
     AcquireError, OwnedPermit, Permit, Semaphore, TryAcquireError,
+    rate::{AutoClock, Clock},
     sync::{AtomicU64, Mutex, Ordering, lock},
 };
 
@@ -59,7 +58,9 @@ impl QuietWord {
 ///
 /// Every permit becomes one sample when it is done: call
 /// [`success`](AdaptivePermit::success) or [`overload`](AdaptivePermit::overload)
-/// (latency is measured from the acquire); a permit dropped without an outcome is an
+/// (latency is measured from the acquire, on the limiter's [`AutoClock`]: the TSC,
+/// or tokio's clock if tokio's time was paused when the limiter was created; see
+/// [`on_clock`](Self::on_clock)); a permit dropped without an outcome is an
 /// [`Outcome::Ignore`] and feeds nothing. Lowering the limit never preempts: the
 /// semaphore takes the excess as debt and in-flight work finishes.
 ///
@@ -94,6 +95,9 @@ pub struct AdaptiveLimiter<A: ?Sized = dyn LimitAlgorithm> {
     /// Successes skipped under the algorithm's [`Quiet`] promise.
     quiet_samples: AtomicU64,
     quiet: QuietWord,
+    clock: AutoClock,
+    /// [`LimitAlgorithm::reads_latency`], asked once: if not, permits read no clock.
+    timed: bool,
     algorithm: Mutex<State<A>>,
 }
 
@@ -172,6 +176,8 @@ impl<A: LimitAlgorithm> AdaptiveLimiter<A> {
             ignored: AtomicU64::new(0),
             quiet_samples: AtomicU64::new(0),
             quiet: QuietWord::new(algorithm.quiet()),
+            clock: AutoClock::new(),
+            timed: algorithm.reads_latency(),
             algorithm: Mutex::new(State {
                 limit,
                 samples: 0,
@@ -179,6 +185,35 @@ impl<A: LimitAlgorithm> AdaptiveLimiter<A> {
                 algorithm,
             }),
         }
+    }
+}
+
+impl<A: LimitAlgorithm> AdaptiveLimiter<A> {
+    /// The limiter, measuring latencies on `clock` instead of the [`AutoClock`]
+    /// picked at creation: [`AutoClock::tokio`] for a limiter created before tokio's
+    /// time is paused (or outside the runtime whose time will be paused).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::{AdaptiveLimiter, adaptive::Fixed, rate::AutoClock};
+    ///
+    /// let limiter = AdaptiveLimiter::new(Fixed::new(1)).on_clock(AutoClock::tokio());
+    /// let rt = tokio::runtime::Builder::new_current_thread()
+    ///     .enable_time()
+    ///     .start_paused(true)
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async {
+    ///     let permit = limiter.acquire().await.unwrap();
+    ///     tokio::time::sleep(Duration::from_secs(2)).await;
+    ///     assert_eq!(permit.elapsed(), Duration::from_secs(2));
+    /// });
+    /// ```
+    pub fn on_clock(mut self, clock: AutoClock) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
@@ -493,26 +528,53 @@ impl<A: LimitAlgorithm + ?Sized> fmt::Debug for AdaptiveLimiter<A> {
 /// What a permit remembers to make its sample.
 #[derive(Debug, Clone, Copy)]
 struct Ticket {
-    start: Instant,
+    /// Nanoseconds on the limiter's clock (0 if the limiter is not timed).
+    start: u64,
     in_flight: usize,
 }
 
 impl Ticket {
-    fn new(sem: &Semaphore) -> Self {
+    #[inline]
+    fn new<A: LimitAlgorithm + ?Sized>(limiter: &AdaptiveLimiter<A>) -> Self {
         Self {
-            start: Instant::now(),
-            in_flight: sem.in_use(),
+            start: if limiter.timed {
+                limiter.clock.now_nanos()
+            } else {
+                0
+            },
+            in_flight: limiter.sem.in_use(),
         }
     }
 
-    fn sample(self, outcome: Outcome) -> Sample {
-        Sample::new(self.start.elapsed(), self.in_flight, outcome)
+    /// Zero if the limiter is not timed.
+    #[inline]
+    fn elapsed<A: LimitAlgorithm + ?Sized>(self, limiter: &AdaptiveLimiter<A>) -> Duration {
+        if limiter.timed {
+            Duration::from_nanos(limiter.clock.now_nanos().saturating_sub(self.start))
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// The sample for `outcome`; an ignore reads no clock (its latency is unused).
+    #[inline]
+    fn sample<A: LimitAlgorithm + ?Sized>(
+        self,
+        limiter: &AdaptiveLimiter<A>,
+        outcome: Outcome,
+    ) -> Sample {
+        let latency = match outcome {
+            Outcome::Ignore => Duration::ZERO,
+            _ => self.elapsed(limiter),
+        };
+        Sample::new(latency, self.in_flight, outcome)
     }
 }
 
 macro_rules! permit_methods {
     () => {
-        /// Records a success: a latency sample from the acquire until now.
+        /// Records a success: a latency sample from the acquire until now (no clock
+        /// is read if the algorithm reads no latency).
         ///
         /// # Examples
         ///
@@ -555,7 +617,7 @@ macro_rules! permit_methods {
         /// assert_eq!(limiter.snapshot().ignored, 1);
         /// ```
         pub fn record(mut self, outcome: Outcome) {
-            let sample = self.ticket.sample(outcome);
+            let sample = self.ticket.sample(&*self.limiter, outcome);
             self.finish(sample);
         }
 
@@ -594,7 +656,9 @@ macro_rules! permit_methods {
             self.ticket.in_flight
         }
 
-        /// Time since the permit was granted.
+        /// Time since the permit was granted, on the limiter's clock; zero if the
+        /// limiter does not time its permits (its algorithm reads no latency: see
+        /// [`LimitAlgorithm::reads_latency`]).
         ///
         /// # Examples
         ///
@@ -611,7 +675,7 @@ macro_rules! permit_methods {
         /// # }
         /// ```
         pub fn elapsed(&self) -> Duration {
-            self.ticket.start.elapsed()
+            self.ticket.elapsed(&*self.limiter)
         }
 
         fn finish(&mut self, sample: Sample) {
@@ -649,7 +713,7 @@ pub struct AdaptivePermit<'a, A: LimitAlgorithm + ?Sized = dyn LimitAlgorithm> {
 impl<'a, A: LimitAlgorithm + ?Sized> AdaptivePermit<'a, A> {
     fn new(limiter: &'a AdaptiveLimiter<A>, permit: Permit<'a>) -> Self {
         Self {
-            ticket: Ticket::new(&limiter.sem),
+            ticket: Ticket::new(limiter),
             limiter,
             permit: Some(permit),
         }
@@ -661,7 +725,8 @@ impl<'a, A: LimitAlgorithm + ?Sized> AdaptivePermit<'a, A> {
 impl<A: LimitAlgorithm + ?Sized> Drop for AdaptivePermit<'_, A> {
     fn drop(&mut self) {
         if self.permit.is_some() {
-            self.finish(self.ticket.sample(Outcome::Ignore));
+            let sample = self.ticket.sample(self.limiter, Outcome::Ignore);
+            self.finish(sample);
         }
     }
 }
@@ -699,7 +764,7 @@ pub struct OwnedAdaptivePermit<A: LimitAlgorithm + ?Sized = dyn LimitAlgorithm> 
 impl<A: LimitAlgorithm + ?Sized> OwnedAdaptivePermit<A> {
     fn new(limiter: Arc<AdaptiveLimiter<A>>, permit: OwnedPermit) -> Self {
         Self {
-            ticket: Ticket::new(&limiter.sem),
+            ticket: Ticket::new(&*limiter),
             limiter,
             permit: Some(permit),
         }
@@ -711,7 +776,8 @@ impl<A: LimitAlgorithm + ?Sized> OwnedAdaptivePermit<A> {
 impl<A: LimitAlgorithm + ?Sized> Drop for OwnedAdaptivePermit<A> {
     fn drop(&mut self) {
         if self.permit.is_some() {
-            self.finish(self.ticket.sample(Outcome::Ignore));
+            let sample = self.ticket.sample(&*self.limiter, Outcome::Ignore);
+            self.finish(sample);
         }
     }
 }

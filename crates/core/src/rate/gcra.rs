@@ -23,7 +23,7 @@ use std::{fmt, future::poll_fn, pin::pin, task::Poll, time::Duration};
 
 use tokio::sync::Notify;
 
-use super::{Clock, InsufficientCapacity, NotYet, Quota, RateLimitError, TokioClock};
+use super::{AutoClock, Clock, InsufficientCapacity, NotYet, Quota, RateLimitError};
 use crate::{
     Semaphore,
     sync::{AtomicU64, Mutex, Ordering, lock},
@@ -109,8 +109,9 @@ impl Slot {
 ///   ([`InsufficientCapacity`]), never a wait forever.
 /// - The clock is read inside the critical section and clamped monotonic.
 ///
-/// The clock is [`TokioClock`] by default (paused test time works); see
-/// [`with_clock`](Self::with_clock). State is nanoseconds in 63 bits: a limiter
+/// The clock is an [`AutoClock`] by default: the TSC through `quanta` (a few ns a
+/// reading), or tokio's clock if tokio's time is paused when the limiter is created
+/// (paused-time tests work); see [`with_clock`](Self::with_clock). State is nanoseconds in 63 bits: a limiter
 /// is good for about 290 years.
 ///
 /// # Examples
@@ -130,7 +131,7 @@ impl Slot {
 /// assert_eq!(start.elapsed(), Duration::from_millis(200));
 /// # }
 /// ```
-pub struct RateLimiter<C: Clock = TokioClock> {
+pub struct RateLimiter<C: Clock = AutoClock> {
     word: AtomicU64,
     slots: [Slot; 2],
     /// Serialises quota changes.
@@ -143,7 +144,7 @@ pub struct RateLimiter<C: Clock = TokioClock> {
 }
 
 impl RateLimiter {
-    /// A limiter for `quota` on tokio's clock, with a full bucket.
+    /// A limiter for `quota` on an [`AutoClock`], with a full bucket.
     ///
     /// # Examples
     ///
@@ -155,7 +156,7 @@ impl RateLimiter {
     /// assert!(limiter.try_acquire(1).is_err());
     /// ```
     pub fn new(quota: Quota) -> Self {
-        Self::with_clock(quota, TokioClock::new())
+        Self::with_clock(quota, AutoClock::new())
     }
 }
 

@@ -3,7 +3,7 @@
 use std::{collections::HashMap, fmt, hash::Hash};
 
 use super::{
-    Clock, InsufficientCapacity, NotYet, Quota, RateLimitError, TokioClock,
+    AutoClock, Clock, InsufficientCapacity, NotYet, Quota, RateLimitError,
     gcra::{Verdict, gcra, rescale},
 };
 use crate::sync::{Mutex, lock};
@@ -38,7 +38,7 @@ const MIN_SWEEP: usize = 64;
 /// assert_eq!(limiter.evict_idle(), 2); // both refilled: forgotten
 /// assert!(limiter.is_empty());
 /// ```
-pub struct KeyedRateLimiter<K, C: Clock = TokioClock> {
+pub struct KeyedRateLimiter<K, C: Clock = AutoClock> {
     state: Mutex<State<K>>,
     clock: C,
 }
@@ -53,7 +53,7 @@ struct State<K> {
 }
 
 impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
-    /// A keyed limiter for `quota` on tokio's clock.
+    /// A keyed limiter for `quota` on an [`AutoClock`].
     ///
     /// # Examples
     ///
@@ -65,7 +65,7 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
     /// assert_eq!(limiter.len(), 1);
     /// ```
     pub fn new(quota: Quota) -> Self {
-        Self::with_clock(quota, TokioClock::new())
+        Self::with_clock(quota, AutoClock::new())
     }
 }
 

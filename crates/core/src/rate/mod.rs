@@ -26,7 +26,7 @@ mod gcra;
 mod keyed;
 mod quota;
 
-pub use clock::{Clock, ManualClock, StdClock, TokioClock};
+pub use clock::{AutoClock, Clock, ManualClock, QuantaClock, StdClock, TokioClock};
 pub use error::{InsufficientCapacity, NotYet, RateLimitError};
 pub use gcra::RateLimiter;
 pub use keyed::KeyedRateLimiter;
