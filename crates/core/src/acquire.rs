@@ -102,8 +102,9 @@ impl Acquiring {
                             Admit::Granted
                         }
                     } else {
-                        this.node.set(Some(Waiter::new(AcquireNode::new(need))));
-                        sem.admit_or_enqueue(node_ref(this.node.as_ref()), need, cx.waker())
+                        let node = AcquireNode::new(need, cx.waker());
+                        this.node.set(Some(Waiter::new(node)));
+                        sem.admit_or_enqueue(node_ref(this.node.as_ref()), need)
                     };
                     match admitted {
                         Admit::Granted => *this.phase = Phase::Holding,

@@ -68,12 +68,15 @@ pub(crate) struct AcquireNode {
 }
 
 impl AcquireNode {
-    pub(crate) fn new(need: usize) -> Self {
+    /// A node ready to be linked: everything it needs (the waker clone, the debug
+    /// timestamp) is prepared here, before the lock is taken, to keep the critical
+    /// section short.
+    pub(crate) fn new(need: usize, waker: &Waker) -> Self {
         Self {
             need,
-            waker: None,
+            waker: Some(waker.clone()),
             outcome: Outcome::Waiting,
-            queued_at: None,
+            queued_at: tracing::enabled!(tracing::Level::DEBUG).then(std::time::Instant::now),
         }
     }
 }
@@ -140,12 +143,12 @@ impl Semaphore {
         }
     }
 
-    /// Takes `n` permits or links `node` at the back of the queue, under the lock.
+    /// Takes `n` permits or links `node` (built by [`AcquireNode::new`] for `n`) at
+    /// the back of the queue, under the lock.
     pub(crate) fn admit_or_enqueue(
         &self,
         node: std::pin::Pin<&crate::waiter_list::Waiter<AcquireNode>>,
         n: usize,
-        waker: &Waker,
     ) -> Admit {
         let mut queues = self.lock();
         let capacity = self.capacity.load(Ordering::Relaxed);
@@ -176,15 +179,6 @@ impl Semaphore {
             }
         }
         queues.acquirers.push_back(node);
-        let Some(data) = queues.acquirers.get_mut(node) else {
-            unreachable!("node was just linked");
-        };
-        data.need = n;
-        data.outcome = Outcome::Waiting;
-        data.waker = Some(waker.clone());
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            data.queued_at = Some(std::time::Instant::now());
-        }
         queues.queued_weight += n;
         tracing::trace!(
             need = n,
@@ -265,6 +259,7 @@ impl Semaphore {
     }
 
     /// Returns `n` permits with the lock held: debt is repaid first, the rest is free.
+    #[inline]
     pub(crate) fn release_locked<'a>(
         &'a self,
         queues: MutexGuard<'a, Queues>,
@@ -302,6 +297,7 @@ impl Semaphore {
     /// [`settle`](Self::settle) after returning `added` permits: they are handed to
     /// waiters first and only the remainder is added to the free count, so a release
     /// that is passed straight on costs no atomic update of the state word.
+    #[inline]
     fn settle_with<'a>(
         &'a self,
         mut queues: MutexGuard<'a, Queues>,
@@ -341,6 +337,7 @@ impl Semaphore {
 
     /// One grant pass from the head of the queue. Returns `true` if it stopped because
     /// the wake batch is full (more grants may be possible).
+    #[inline]
     fn grant(&self, queues: &mut Queues, added: usize, wakers: &mut WakeList) -> bool {
         if queues.eligible == 0 {
             if added > 0 {
@@ -387,6 +384,7 @@ impl Semaphore {
     }
 
     /// Makes the flags exact and mirrors the queue metrics into atomics for readers.
+    #[inline]
     pub(crate) fn publish(&self, queues: &Queues) {
         let mut want = 0;
         if queues.eligible > 0 {

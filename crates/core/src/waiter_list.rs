@@ -253,6 +253,7 @@ impl<T> WaitList<T> {
     /// Walks the queue from oldest to newest, calling `visit` on each payload; the
     /// returned [`Visit`] keeps the node, unlinks it, or ends the walk. `visit` may
     /// update the payload in every case.
+    #[inline]
     pub(crate) fn scan(&mut self, mut visit: impl FnMut(&mut T) -> Visit) {
         let mut cursor = self.head;
         while let Some(node) = cursor {
@@ -273,6 +274,7 @@ impl<T> WaitList<T> {
     }
 
     /// Unlinks a node known to be linked into this list.
+    #[inline]
     fn unlink(&mut self, node: NonNull<Waiter<T>>) {
         // SAFETY: callers pass a node linked into this list, which is alive
         // (invariant 1); we hold the list's lock, so its links are ours.
