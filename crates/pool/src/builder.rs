@@ -7,7 +7,7 @@ use std::{
 };
 
 use tokio::runtime::Handle;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::task::TaskTracker;
 use weir_core::{LimitAlgorithm, Semaphore, Watermark};
 
 use crate::{
@@ -18,7 +18,7 @@ use crate::{
     pool::Pool,
     queue::Queue,
     sched::ClassSpec,
-    shared::{Shared, Workers},
+    shared::{Shared, Signal, Workers},
     stats::Counters,
 };
 
@@ -650,8 +650,8 @@ impl Builder {
             queue: Queue::new(self.queue_capacity, &classes, key_capacity),
             budget: Semaphore::new(budget),
             counters: Counters::default(),
-            token: CancellationToken::new(),
-            abort: CancellationToken::new(),
+            token: Signal::new(),
+            abort: Signal::new(),
             tracker: TaskTracker::new(),
             runtime,
             workers: Workers::new(0),

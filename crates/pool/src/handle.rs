@@ -246,6 +246,11 @@ impl JobError {
 /// # }
 /// ```
 pub struct Panic {
+    // Boxed so that `JobError`, stored in every job's outcome slot, stays small.
+    inner: Box<PanicInner>,
+}
+
+struct PanicInner {
     message: Option<String>,
     // A Mutex makes the error `Sync` (so it fits `Box<dyn Error + Send + Sync>`)
     // in safe code only; it is only locked to take the payload out.
@@ -259,8 +264,10 @@ impl Panic {
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned());
         Self {
-            message,
-            payload: Mutex::new(payload),
+            inner: Box::new(PanicInner {
+                message,
+                payload: Mutex::new(payload),
+            }),
         }
     }
 
@@ -278,7 +285,7 @@ impl Panic {
     /// # }
     /// ```
     pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
+        self.inner.message.as_deref()
     }
 
     /// The panic payload.
@@ -296,7 +303,8 @@ impl Panic {
     /// # }
     /// ```
     pub fn into_payload(self) -> Box<dyn Any + Send + 'static> {
-        self.payload
+        self.inner
+            .payload
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner)
     }
@@ -323,14 +331,14 @@ impl Panic {
 impl fmt::Debug for Panic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Panic")
-            .field("message", &self.message)
+            .field("message", &self.inner.message)
             .finish_non_exhaustive()
     }
 }
 
 impl fmt::Display for Panic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.message {
+        match &self.inner.message {
             Some(message) => write!(f, "job panicked: {message}"),
             None => f.write_str("job panicked"),
         }

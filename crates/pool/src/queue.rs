@@ -8,8 +8,9 @@
 //! - A latch's count is the number of slots taken: queued entries, plus
 //!   submitters between winning a slot and pushing (no await in between for
 //!   unkeyed jobs; a keyed submitter that waited for room pins its key's state
-//!   until it pushes). So no slot is ever reserved but unused across an await
-//!   (tower#408).
+//!   until it pushes), plus jobs a worker has just taken and whose room it gives
+//!   back right after releasing the lock (see [`Room`](crate::sched::Room)). So no slot is ever
+//!   reserved but unused across an await (tower#408).
 //! - A worker takes a job only together with its weight from the budget (see
 //!   [`Sched::pick`]), so a job is either queued or running, never held by a
 //!   worker that waits.
@@ -29,13 +30,13 @@
 use std::{
     hash::Hash,
     pin::Pin,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll, Waker},
-    time::Duration,
 };
 
-use tokio::time::Instant;
-use tracing::Span;
 use weir_core::{Latch, Permit, Semaphore};
 
 use crate::{
@@ -47,14 +48,12 @@ use crate::{
 };
 
 /// A queued job with what the worker needs to schedule it.
+/// Kept small (the run timeout, the span and the queue time live in the job's
+/// own allocation, see [`Meta`](crate::task::Meta)): entries are moved in and
+/// out of the queue.
 pub(crate) struct Entry {
     pub(crate) id: JobId,
     pub(crate) weight: usize,
-    pub(crate) timeout: Option<Duration>,
-    /// When it was accepted; only measured when an observer is installed.
-    pub(crate) enqueued_at: Option<Instant>,
-    /// The submitter's span, the parent of the job's span.
-    pub(crate) span: Span,
     pub(crate) task: Pin<Box<dyn Runnable>>,
     /// Its key's slot and its class; set by the scheduler at push time.
     pub(crate) slot: u32,
@@ -70,6 +69,12 @@ pub(crate) struct Admitted {
 
 pub(crate) struct Queue {
     slots: Arc<Latch>,
+    /// The scheduler's per-class running weight (see [`release`](Self::release)).
+    in_use: Arc<[AtomicUsize]>,
+    /// The number of classes: slots below it are the unkeyed queues.
+    classes: usize,
+    /// Whether no class reserves weight.
+    unreserved: bool,
     inner: Mutex<Inner>,
 }
 
@@ -114,9 +119,13 @@ pub(crate) enum KeyedPush {
 impl Queue {
     pub(crate) fn new(capacity: usize, classes: &[ClassSpec], key_capacity: usize) -> Self {
         let slots = Arc::new(Latch::new(capacity));
+        let sched = Sched::new(classes, key_capacity, &slots);
         Self {
+            in_use: sched.in_use().clone(),
+            classes: classes.len(),
+            unreserved: classes.iter().all(|spec| spec.reserved == 0),
             inner: Mutex::new(Inner {
-                sched: Sched::new(classes, key_capacity, &slots),
+                sched,
                 next_id: 0,
                 closed: false,
                 idle: Vec::new(),
@@ -273,7 +282,7 @@ impl Queue {
     ) -> Poll<Option<(Entry, Permit<'a>)>> {
         let mut inner = self.lock();
         inner.back(worker);
-        if let Some(taken) = inner.sched.pick(budget) {
+        if let Some((entry, permit, room)) = inner.sched.pick(budget) {
             // More work left, budget to run it, and nobody on the way: pass the
             // wake-up on. Closed and now empty: every idle worker can exit.
             let (next, exit) = if inner.sched.queued() > 0 && budget.available() > 0 {
@@ -282,8 +291,9 @@ impl Queue {
                 (None, inner.exit_idle())
             };
             drop(inner);
+            room.give_back(&self.slots);
             next.into_iter().chain(exit).for_each(Waker::wake);
-            return Poll::Ready(Some(taken));
+            return Poll::Ready(Some((entry, permit)));
         }
         if inner.closed && inner.sched.queued() == 0 {
             return Poll::Ready(None);
@@ -299,7 +309,18 @@ impl Queue {
 
     /// Gives a taken job's weight back to the budget and its class (`ran`: it
     /// started; otherwise it was discarded first).
+    ///
+    /// An unkeyed job in a pool where no class reserves weight skips the lock: it
+    /// has no key state to update, and the scheduler reads a class's running
+    /// weight only to honour reservations (the budget's own count is what limits
+    /// the jobs). No worker needs waking either way: the releasing worker looks
+    /// for work next.
     pub(crate) fn release(&self, slot: u32, class: usize, permit: Permit<'_>, ran: bool) {
+        if self.unreserved && (slot as usize) < self.classes {
+            self.in_use[class].fetch_sub(permit.num_permits(), Ordering::Relaxed);
+            drop(permit);
+            return;
+        }
         self.lock().sched.release(slot, class, permit, ran);
     }
 

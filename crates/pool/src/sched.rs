@@ -34,7 +34,10 @@
 //! # Invariants
 //!
 //! 1. `in_use(C)` is the weight of the running jobs of class `C`, and the budget's
-//!    permits held by jobs are their sum: both move together, under the lock.
+//!    permits held by jobs are their sum: both move together, under the lock,
+//!    when any class reserves weight. (Without reservations `in_use` only feeds
+//!    `Pool::class_in_use`, so an unkeyed job gives its weight back without the
+//!    lock: see `Queue::release`. That is why `in_use` is atomic.)
 //! 2. A job starts only with its weight taken from the budget, so the global
 //!    budget is never exceeded; a job of class `C` starts only if, after it, every
 //!    other class with queued jobs can still get what it is owed.
@@ -45,7 +48,10 @@
 
 use std::{
     collections::{BTreeSet, HashMap, VecDeque},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use weir_core::{Latch, Permit, Semaphore};
@@ -56,6 +62,31 @@ use crate::{
     tenant::{AnyKey, KeyStats},
 };
 
+/// The queue room a taken job leaves, which the worker gives back once it has
+/// released the queue lock: giving it back may wake a waiting submitter, and
+/// that wake-up should not lengthen the critical section. Until then the room
+/// still counts as taken, which only holds admission back a moment (never lets
+/// the queue overflow). A keyed slot cannot be reclaimed meanwhile: its taken job
+/// is counted running until the same worker releases it.
+#[must_use = "the room must be given back"]
+pub(crate) enum Room {
+    /// The pool's unkeyed latch.
+    Unkeyed,
+    /// A key's latch.
+    Key(Arc<Latch>),
+}
+
+impl Room {
+    /// Gives the room back; `unkeyed` is the pool's latch.
+    pub(crate) fn give_back(self, unkeyed: &Latch) {
+        let released = match self {
+            Self::Unkeyed => unkeyed.decrement(),
+            Self::Key(latch) => latch.decrement(),
+        };
+        debug_assert!(released.is_ok(), "queue slot count out of step");
+    }
+}
+
 /// A class as declared on the builder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ClassSpec {
@@ -65,6 +96,9 @@ pub(crate) struct ClassSpec {
 
 pub(crate) struct Sched {
     classes: Vec<Class>,
+    /// Weight running per class, indexed like `classes`; shared with the queue
+    /// (see invariant 1).
+    in_use: Arc<[AtomicUsize]>,
     keys: Vec<KeyState>,
     /// Free keyed slots.
     free: BTreeSet<u32>,
@@ -80,18 +114,17 @@ pub(crate) struct Sched {
 
 struct Class {
     reserved: usize,
-    in_use: usize,
     queued: usize,
     ring: VecDeque<u32>,
     keys: HashMap<Arc<dyn AnyKey>, u32>,
 }
 
 impl Class {
-    fn owed(&self) -> usize {
-        if self.queued == 0 {
+    fn owed(&self, in_use: &AtomicUsize) -> usize {
+        if self.queued == 0 || self.reserved == 0 {
             0
         } else {
-            self.reserved.saturating_sub(self.in_use)
+            self.reserved.saturating_sub(in_use.load(Ordering::Relaxed))
         }
     }
 }
@@ -106,6 +139,9 @@ struct KeyState {
     share: u32,
     deficit: u64,
     in_ring: bool,
+    /// Jobs taken and not yet released. Counted for keyed slots only (the
+    /// unkeyed queues are never reclaimed, and their counters are not exposed;
+    /// see `Queue::release`); the same goes for `finished`.
     running: u64,
     /// Submitters holding on to this slot while they wait for room.
     pins: u64,
@@ -172,12 +208,12 @@ impl Sched {
                 .iter()
                 .map(|spec| Class {
                     reserved: spec.reserved,
-                    in_use: 0,
                     queued: 0,
                     ring: VecDeque::new(),
                     keys: HashMap::new(),
                 })
                 .collect(),
+            in_use: classes.iter().map(|_| AtomicUsize::new(0)).collect(),
             keys,
             free: BTreeSet::new(),
             queued: 0,
@@ -189,6 +225,11 @@ impl Sched {
 
     pub(crate) fn queued(&self) -> usize {
         self.queued
+    }
+
+    /// The per-class running weight, for the queue's lock-free release.
+    pub(crate) fn in_use(&self) -> &Arc<[AtomicUsize]> {
+        &self.in_use
     }
 
     pub(crate) fn live_keys(&self) -> usize {
@@ -302,19 +343,26 @@ impl Sched {
             .map(|(_, slot)| slot)
     }
 
-    /// Takes the next job that may start, with its weight from `budget`.
-    pub(crate) fn pick<'a>(&mut self, budget: &'a Semaphore) -> Option<(Entry, Permit<'a>)> {
+    /// Takes the next job that may start, with its weight from `budget`. The job's
+    /// queue room is not given back here: the caller does that with the returned
+    /// [`Room`] once it has released the queue lock (see [`Room`]).
+    pub(crate) fn pick<'a>(&mut self, budget: &'a Semaphore) -> Option<(Entry, Permit<'a>, Room)> {
         if self.queued == 0 {
             return None;
         }
         let free = budget.available();
-        let owed_total: usize = self.classes.iter().map(Class::owed).sum();
+        let owed_total: usize = self
+            .classes
+            .iter()
+            .zip(self.in_use.iter())
+            .map(|(class, used)| class.owed(used))
+            .sum();
         let mut blocked = false;
         for c in 0..self.classes.len() {
             if self.classes[c].queued == 0 {
                 continue;
             }
-            let owed = self.classes[c].owed();
+            let owed = self.classes[c].owed(&self.in_use[c]);
             let mut room = free.saturating_sub(owed_total - owed);
             if blocked {
                 room = room.min(owed);
@@ -324,7 +372,8 @@ impl Sched {
                 // Only fails if the budget shrank under us (`set_budget` wakes a
                 // worker afterwards).
                 let permit = budget.try_acquire_many(weight).ok()?;
-                return Some((self.take(slot, weight), permit));
+                let (entry, room) = self.take(slot, weight);
+                return Some((entry, permit, room));
             }
             blocked = true;
         }
@@ -372,16 +421,21 @@ impl Sched {
         }
     }
 
-    /// Takes the head of `slot` (the front of its class's ring) to run.
-    fn take(&mut self, slot: u32, weight: usize) -> Entry {
+    /// Takes the head of `slot` (the front of its class's ring) to run; its room
+    /// is for the caller to give back.
+    fn take(&mut self, slot: u32, weight: usize) -> (Entry, Room) {
         let key = &mut self.keys[slot as usize];
         let entry = key.entries.pop_front().expect("took from an empty key");
         key.deficit -= cost(weight);
-        key.running += 1;
-        key.release_slot();
+        let room = if key.key.is_some() {
+            key.running += 1;
+            Room::Key(key.latch.clone().expect("live key without a latch"))
+        } else {
+            Room::Unkeyed
+        };
         let class = &mut self.classes[key.class];
         class.queued -= 1;
-        class.in_use += weight;
+        self.in_use[key.class].fetch_add(weight, Ordering::Relaxed);
         self.queued -= 1;
         if key.entries.is_empty() {
             key.in_ring = false;
@@ -389,15 +443,18 @@ impl Sched {
             let front = class.ring.pop_front();
             debug_assert_eq!(front, Some(slot));
         }
-        entry
+        (entry, room)
     }
 
     /// A taken job ended (`ran`) or was discarded before it started: its weight
     /// goes back to the budget and to its class together.
     pub(crate) fn release(&mut self, slot: u32, class: usize, permit: Permit<'_>, ran: bool) {
-        self.classes[class].in_use -= permit.num_permits();
+        self.in_use[class].fetch_sub(permit.num_permits(), Ordering::Relaxed);
         drop(permit);
         let key = &mut self.keys[slot as usize];
+        if key.key.is_none() {
+            return;
+        }
         key.running -= 1;
         if ran {
             key.finished += 1;
@@ -534,7 +591,7 @@ impl Sched {
     }
 
     pub(crate) fn class_in_use(&self, class: usize) -> usize {
-        self.classes[class].in_use
+        self.in_use[class].load(Ordering::Relaxed)
     }
 }
 

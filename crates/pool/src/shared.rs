@@ -7,7 +7,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -28,11 +28,15 @@ use crate::{
     queue::{Admitted, Entry, EvictError, KeyedPush, Queue, WhenFull},
     sched::ClassSpec,
     stats::Counters,
-    task::{Cell, Task},
+    task::{Cell, Meta, Runnable, Task},
     tenant::ClassId,
     worker,
 };
 
+/// Aligned to its own cache lines: every [`JobHandle`] holds an `Arc` of it, so
+/// the reference count moves once per job on the submitting side, and it should
+/// not share a line with the queue's lock.
+#[repr(align(128))]
 pub(crate) struct Shared {
     pub(crate) queue: Queue,
     /// The weight budget: a job runs only while it holds its weight.
@@ -40,9 +44,9 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     /// Parent of every job's token; cancelled when a close deadline passes (and
     /// when a close completes).
-    pub(crate) token: CancellationToken,
+    pub(crate) token: Signal,
     /// Cancelled when a close's grace runs out: running jobs are dropped.
-    pub(crate) abort: CancellationToken,
+    pub(crate) abort: Signal,
     /// The worker tasks.
     pub(crate) tracker: TaskTracker,
     pub(crate) runtime: Handle,
@@ -61,6 +65,42 @@ pub(crate) struct Shared {
     pub(crate) adaptive: Option<Adaptive>,
     /// Sheds submissions while the queue is deep, if configured.
     pub(crate) shed: Option<Watermark>,
+}
+
+/// A [`CancellationToken`] with its state mirrored in an atomic flag, so that the
+/// per-job checks are one load (`CancellationToken::is_cancelled` takes a lock).
+pub(crate) struct Signal {
+    cancelled: AtomicBool,
+    token: CancellationToken,
+}
+
+impl Signal {
+    pub(crate) fn new() -> Self {
+        Self {
+            cancelled: AtomicBool::new(false),
+            token: CancellationToken::new(),
+        }
+    }
+
+    /// Cancels the token. The flag is set first: whoever still sees it clear and
+    /// then waits on [`cancelled`](Self::cancelled) is woken by the token.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+        self.token.cancel();
+    }
+
+    #[inline]
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn cancelled(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.token.cancelled()
+    }
+
+    pub(crate) fn child_token(&self) -> CancellationToken {
+        self.token.child_token()
+    }
 }
 
 /// Worker-count bookkeeping. Growing spawns at once; shrinking is lazy: a worker
@@ -236,16 +276,21 @@ impl Shared {
         // The job's span (created when it starts, at debug level) is a child of the
         // submitter's; skip looking that up when it could not be recorded anyway.
         let span = if tracing::level_enabled!(tracing::Level::DEBUG) {
-            Span::current()
+            Some(Span::current())
+                .filter(|span| !span.is_none())
+                .map(Box::new)
         } else {
-            Span::none()
+            None
+        };
+        let meta = Meta {
+            timeout,
+            enqueued_at: None,
+            span,
         };
         Prepared {
-            task: Box::pin(Task::new(job, cell.clone())),
+            task: Box::pin(Task::new(job, cell.clone(), meta)),
             cell,
-            span,
             weight,
-            timeout,
         }
     }
 
@@ -261,30 +306,24 @@ impl Shared {
         R: AdmitResult,
     {
         let Prepared {
-            task,
+            mut task,
             cell,
-            span,
             weight,
-            timeout,
         } = prepared;
-        let enqueued_at = self.now();
+        if let Some(now) = self.now() {
+            task.as_mut().set_enqueued_at(now);
+        }
         // Moved into the entry only if it is pushed.
-        let mut parts = Some((task, span));
-        let mut make = |id| {
-            let (task, span) = parts.take().expect("entry built twice");
-            Entry {
-                id,
-                weight,
-                timeout,
-                enqueued_at,
-                span,
-                task,
-                slot: 0,
-                class: 0,
-            }
+        let mut task = Some(task);
+        let mut make = |id| Entry {
+            id,
+            weight,
+            task: task.take().expect("entry built twice"),
+            slot: 0,
+            class: 0,
         };
         let result = push(&self.queue, &self.counters, &mut make);
-        match (result.admitted(), parts) {
+        match (result.admitted(), task) {
             (Some(Admitted { id, slot }), None) => {
                 if let Some(observer) = &self.observer {
                     observer.on_submit(&Submitted { id, weight });
@@ -296,16 +335,7 @@ impl Shared {
                     None,
                 )
             }
-            (_, Some((task, span))) => {
-                let prepared = Prepared {
-                    task,
-                    cell,
-                    span,
-                    weight,
-                    timeout,
-                };
-                (result, None, Some(prepared))
-            }
+            (_, Some(task)) => (result, None, Some(Prepared { task, cell, weight })),
             (None, None) => unreachable!("entry built but not queued"),
         }
     }
@@ -401,7 +431,11 @@ impl Shared {
         entry.task.as_mut().abandon(error);
         self.counters.dropped(reason);
         if let Some(observer) = &self.observer {
-            let queue_wait = entry.enqueued_at.map_or(Duration::ZERO, |t| t.elapsed());
+            let queue_wait = entry
+                .task
+                .meta()
+                .enqueued_at
+                .map_or(Duration::ZERO, |t| t.elapsed());
             observer.on_drop(&Dropped {
                 id: entry.id,
                 reason,
@@ -472,9 +506,7 @@ type Admission<R, W> = (
 struct Prepared<W: Work> {
     task: Pin<Box<Task<W>>>,
     cell: Arc<Cell<W::Output>>,
-    span: Span,
     weight: usize,
-    timeout: Option<Duration>,
 }
 
 impl<W: Work> Prepared<W> {

@@ -12,9 +12,12 @@ use std::{
         atomic::{AtomicBool, Ordering},
     },
     task::{Context, Poll, Waker},
+    time::Duration,
 };
 
 use pin_project_lite::pin_project;
+use tokio::time::Instant;
+use tracing::Span;
 
 use crate::{
     handle::{JobError, Panic},
@@ -156,17 +159,48 @@ pub(crate) trait Runnable: Send {
     fn cancel_requested(&self) -> bool;
 
     fn arm(&self, waker: &Waker) -> bool;
+
+    /// What the worker needs once the job is taken, kept in the job's own
+    /// allocation so that the queue entry stays small.
+    fn meta(&self) -> &Meta;
+
+    /// Records when the job was queued (only measured with an observer).
+    fn set_enqueued_at(self: Pin<&mut Self>, at: Instant);
+}
+
+/// A job's scheduling details that only the worker reads.
+pub(crate) struct Meta {
+    /// The run timeout.
+    pub(crate) timeout: Option<Duration>,
+    /// When it was accepted; only measured when an observer is installed.
+    pub(crate) enqueued_at: Option<Instant>,
+    /// The submitter's span, the parent of the job's span; only looked up (and
+    /// boxed, to keep every job's allocation small) when `debug` spans can be
+    /// recorded.
+    pub(crate) span: Option<Box<Span>>,
+}
+
+pin_project! {
+    /// Where a job is in its life: the work waiting to start, its future running,
+    /// or neither (ended, or never to run).
+    #[project = StageProj]
+    #[project_replace = StageOwned]
+    enum Stage<W: Work> {
+        Queued { work: W },
+        Running { #[pin] future: W::Future },
+        Done,
+    }
 }
 
 pin_project! {
     /// The concrete job behind a [`Runnable`].
     pub(crate) struct Task<W: Work> {
-        work: Option<W>,
         #[pin]
-        future: Option<W::Future>,
+        stage: Stage<W>,
         outcome: Option<Result<W::Output, JobError>>,
         published: bool,
         cell: Arc<Cell<W::Output>>,
+        meta: Meta,
     }
 
     impl<W: Work> PinnedDrop for Task<W> {
@@ -175,7 +209,10 @@ pin_project! {
             // down) still resolves its handle.
             let this = this.project();
             if !*this.published {
-                let error = if this.work.is_some() { JobError::Dropped } else { JobError::Cancelled };
+                let error = match &*this.stage {
+                    Stage::Queued { .. } => JobError::Dropped,
+                    _ => JobError::Cancelled,
+                };
                 this.cell.publish(Err(error));
             }
         }
@@ -183,13 +220,13 @@ pin_project! {
 }
 
 impl<W: Work> Task<W> {
-    pub(crate) fn new(work: W, cell: Arc<Cell<W::Output>>) -> Self {
+    pub(crate) fn new(work: W, cell: Arc<Cell<W::Output>>, meta: Meta) -> Self {
         Self {
-            work: Some(work),
-            future: None,
+            stage: Stage::Queued { work },
             outcome: None,
             published: false,
             cell,
+            meta,
         }
     }
 
@@ -197,7 +234,10 @@ impl<W: Work> Task<W> {
     pub(crate) fn take_work(self: Pin<&mut Self>) -> W {
         let this = self.project();
         *this.published = true; // nothing to tell: the caller gets the job back
-        this.work.take().expect("work taken twice")
+        match this.stage.project_replace(Stage::Done) {
+            StageOwned::Queued { work } => work,
+            _ => unreachable!("work taken twice"),
+        }
     }
 }
 
@@ -208,16 +248,18 @@ impl<W: Work> Runnable for Task<W> {
 
     fn start(self: Pin<&mut Self>, cx: JobContext) {
         let mut this = self.project();
-        let work = this.work.take().expect("job started twice");
+        let StageOwned::Queued { work } = this.stage.as_mut().project_replace(Stage::Done) else {
+            unreachable!("job started twice");
+        };
         match panic::catch_unwind(AssertUnwindSafe(|| work.start(cx))) {
-            Ok(future) => this.future.set(Some(future)),
+            Ok(future) => this.stage.set(Stage::Running { future }),
             Err(payload) => *this.outcome = Some(Err(JobError::Panicked(Panic::new(payload)))),
         }
     }
 
     fn poll_run(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended> {
         let mut this = self.project();
-        let Some(future) = this.future.as_mut().as_pin_mut() else {
+        let StageProj::Running { future } = this.stage.as_mut().project() else {
             // `start` panicked; the outcome is stashed already.
             return Poll::Ready(Ended::Panicked);
         };
@@ -232,7 +274,7 @@ impl<W: Work> Runnable for Task<W> {
             Err(payload) => Err(payload),
         };
         // Drop the future now, before the job's weight goes back to the budget.
-        let dropped = panic::catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
+        let dropped = panic::catch_unwind(AssertUnwindSafe(|| this.stage.set(Stage::Done)));
         let (ended, outcome) = match (outcome, dropped) {
             (Ok((failed, output)), Ok(())) => (
                 if failed {
@@ -253,11 +295,8 @@ impl<W: Work> Runnable for Task<W> {
 
     fn abandon(self: Pin<&mut Self>, error: JobError) {
         let mut this = self.project();
-        let work = this.work.take();
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| {
-            drop(work);
-            this.future.set(None);
-        }));
+        // Drops the work or the future, whichever there is.
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| this.stage.set(Stage::Done)));
         *this.outcome = Some(Err(error));
     }
 
@@ -277,5 +316,13 @@ impl<W: Work> Runnable for Task<W> {
 
     fn arm(&self, waker: &Waker) -> bool {
         self.cell.arm(waker)
+    }
+
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    fn set_enqueued_at(self: Pin<&mut Self>, at: Instant) {
+        self.project().meta.enqueued_at = Some(at);
     }
 }

@@ -97,7 +97,7 @@ impl InFlight<'_> {
         let entry = self.entry.as_mut().expect("job already ended");
         let (id, weight) = (entry.id, entry.weight);
         if let Some(observer) = &shared.observer {
-            let queue_wait = match (entry.enqueued_at, self.started_at) {
+            let queue_wait = match (entry.task.meta().enqueued_at, self.started_at) {
                 (Some(queued), Some(started)) => started - queued,
                 _ => Duration::ZERO,
             };
@@ -107,7 +107,8 @@ impl InFlight<'_> {
                 queue_wait,
             });
         }
-        let span = tracing::debug_span!(parent: &entry.span, "job", id = id.0, weight);
+        let parent = entry.task.meta().span.as_ref().and_then(|span| span.id());
+        let span = tracing::debug_span!(parent: parent, "job", id = id.0, weight);
         let token = entry.task.needs_token().then(|| shared.token.child_token());
         let cx = JobContext::new(id, weight, token.clone());
         self.token = token;
@@ -203,7 +204,7 @@ async fn run_job<'a>(shared: &'a Shared, entry: Entry, permit: Permit<'a>) {
 
     // 2. Run it, until it ends, is cancelled, times out, or the close grace runs out.
     let span = job.start();
-    let timeout = job.entry().timeout;
+    let timeout = job.entry().task.meta().timeout;
     let mut sleep = pin!(timeout.map(tokio::time::sleep));
     let mut abort = pin!(None);
     let outcome = poll_fn(|cx| {
