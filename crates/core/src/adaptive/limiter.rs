@@ -390,20 +390,25 @@ impl<A: LimitAlgorithm + ?Sized> AdaptiveLimiter<A> {
     /// limiter.record(Sample::new(Duration::from_millis(3), 10, Outcome::Overload));
     /// assert_eq!((limiter.limit(), limiter.semaphore().capacity()), (9, 9));
     /// ```
+    #[inline]
     pub fn record(&self, sample: Sample) {
         match sample.outcome {
             Outcome::Ignore => {
                 self.ignored.fetch_add(1, Ordering::Relaxed);
-                return;
             }
             // The algorithm promised this success changes nothing: no lock. (A
             // promise read just before a racing update orders this sample first.)
             Outcome::Success if self.quiet.covers(sample.in_flight, sample.latency) => {
                 self.quiet_samples.fetch_add(1, Ordering::Relaxed);
-                return;
             }
-            _ => {}
+            _ => self.update(sample),
         }
+    }
+
+    /// Runs the algorithm on a sample that may move the limit (out of line: the
+    /// quiet path above is the hot one).
+    #[inline(never)]
+    fn update(&self, sample: Sample) {
         let mut state = lock(&self.algorithm);
         state.samples += 1;
         let overload = sample.outcome == Outcome::Overload;
