@@ -621,7 +621,7 @@ macro_rules! permit_methods {
         /// limiter.try_acquire().unwrap().record(Outcome::Ignore);
         /// assert_eq!(limiter.snapshot().ignored, 1);
         /// ```
-        pub fn record(mut self, outcome: Outcome) {
+        pub fn record(self, outcome: Outcome) {
             let sample = self.ticket.sample(&*self.limiter, outcome);
             self.finish(sample);
         }
@@ -641,7 +641,7 @@ macro_rules! permit_methods {
         /// permit.record_latency(Outcome::Success, Duration::from_secs(3)); // a timeout
         /// assert_eq!(limiter.limit(), 18);
         /// ```
-        pub fn record_latency(mut self, outcome: Outcome, latency: Duration) {
+        pub fn record_latency(self, outcome: Outcome, latency: Duration) {
             let sample = Sample::new(latency, self.ticket.in_flight, outcome);
             self.finish(sample);
         }
@@ -682,12 +682,6 @@ macro_rules! permit_methods {
         pub fn elapsed(&self) -> Duration {
             self.ticket.elapsed(&*self.limiter)
         }
-
-        fn finish(&mut self, sample: Sample) {
-            // Release first, so waiters move while the algorithm runs.
-            drop(self.permit.take());
-            self.limiter.record(sample);
-        }
     };
 }
 
@@ -710,29 +704,40 @@ macro_rules! permit_methods {
 #[must_use = "dropping the permit releases it at once, recording nothing"]
 #[clippy::has_significant_drop]
 pub struct AdaptivePermit<'a, A: LimitAlgorithm + ?Sized = dyn LimitAlgorithm> {
+    /// Holds one permit of `limiter.sem` (released with it, not through a `Permit`
+    /// field: three words rather than five, so the permit moves in registers).
     limiter: &'a AdaptiveLimiter<A>,
-    permit: Option<Permit<'a>>,
     ticket: Ticket,
 }
 
 impl<'a, A: LimitAlgorithm + ?Sized> AdaptivePermit<'a, A> {
+    #[inline]
     fn new(limiter: &'a AdaptiveLimiter<A>, permit: Permit<'a>) -> Self {
-        Self {
-            ticket: Ticket::new(limiter),
-            limiter,
-            permit: Some(permit),
-        }
+        let ticket = Ticket::new(limiter);
+        debug_assert_eq!(permit.num_permits(), 1);
+        // Held by `Self` from here on; released in `finish` or `drop`.
+        std::mem::forget(permit);
+        Self { limiter, ticket }
     }
 
     permit_methods!();
+
+    #[inline]
+    fn finish(self, sample: Sample) {
+        let limiter = self.limiter;
+        // The permit is released here, not by `drop`.
+        std::mem::forget(self);
+        // Release first, so waiters move while the algorithm runs.
+        limiter.sem.release(1);
+        limiter.record(sample);
+    }
 }
 
 impl<A: LimitAlgorithm + ?Sized> Drop for AdaptivePermit<'_, A> {
     fn drop(&mut self) {
-        if self.permit.is_some() {
-            let sample = self.ticket.sample(self.limiter, Outcome::Ignore);
-            self.finish(sample);
-        }
+        let sample = self.ticket.sample(self.limiter, Outcome::Ignore);
+        self.limiter.sem.release(1);
+        self.limiter.record(sample);
     }
 }
 
@@ -767,6 +772,7 @@ pub struct OwnedAdaptivePermit<A: LimitAlgorithm + ?Sized = dyn LimitAlgorithm> 
 }
 
 impl<A: LimitAlgorithm + ?Sized> OwnedAdaptivePermit<A> {
+    #[inline]
     fn new(limiter: Arc<AdaptiveLimiter<A>>, permit: OwnedPermit) -> Self {
         Self {
             ticket: Ticket::new(&*limiter),
@@ -776,13 +782,20 @@ impl<A: LimitAlgorithm + ?Sized> OwnedAdaptivePermit<A> {
     }
 
     permit_methods!();
+
+    fn finish(mut self, sample: Sample) {
+        // Release first, so waiters move while the algorithm runs.
+        drop(self.permit.take());
+        self.limiter.record(sample);
+    }
 }
 
 impl<A: LimitAlgorithm + ?Sized> Drop for OwnedAdaptivePermit<A> {
     fn drop(&mut self) {
-        if self.permit.is_some() {
+        if let Some(permit) = self.permit.take() {
             let sample = self.ticket.sample(&*self.limiter, Outcome::Ignore);
-            self.finish(sample);
+            drop(permit);
+            self.limiter.record(sample);
         }
     }
 }
@@ -815,18 +828,19 @@ impl<A: LimitAlgorithm + ?Sized> fmt::Debug for OwnedAdaptivePermit<A> {
 #[must_use = "dropping the permit releases it at once, recording nothing"]
 #[clippy::has_significant_drop]
 pub struct UntimedPermit<'a, A: LimitAlgorithm + ?Sized = dyn LimitAlgorithm> {
+    /// Holds one permit of `limiter.sem`, as [`AdaptivePermit`] does.
     limiter: &'a AdaptiveLimiter<A>,
-    permit: Option<Permit<'a>>,
     in_flight: usize,
 }
 
 impl<'a, A: LimitAlgorithm + ?Sized> UntimedPermit<'a, A> {
+    #[inline]
     fn new(limiter: &'a AdaptiveLimiter<A>, permit: Permit<'a>) -> Self {
-        Self {
-            in_flight: limiter.sem.in_use(),
-            limiter,
-            permit: Some(permit),
-        }
+        let in_flight = limiter.sem.in_use();
+        debug_assert_eq!(permit.num_permits(), 1);
+        // Held by `Self` from here on; released in `finish` or `drop`.
+        std::mem::forget(permit);
+        Self { limiter, in_flight }
     }
 
     /// Releases the permit and records `outcome` with the `latency` the caller
@@ -844,8 +858,9 @@ impl<'a, A: LimitAlgorithm + ?Sized> UntimedPermit<'a, A> {
     /// permit.record(Outcome::Success, Duration::from_millis(1)); // 2 of 2 in use: grow
     /// assert_eq!(limiter.limit(), 3);
     /// ```
-    pub fn record(mut self, outcome: Outcome, latency: Duration) {
-        self.finish(Sample::new(latency, self.in_flight, outcome));
+    pub fn record(self, outcome: Outcome, latency: Duration) {
+        let sample = Sample::new(latency, self.in_flight, outcome);
+        self.finish(sample);
     }
 
     /// Permits in use when this one was granted, itself included.
@@ -862,18 +877,22 @@ impl<'a, A: LimitAlgorithm + ?Sized> UntimedPermit<'a, A> {
         self.in_flight
     }
 
-    fn finish(&mut self, sample: Sample) {
+    #[inline]
+    fn finish(self, sample: Sample) {
+        let limiter = self.limiter;
+        // The permit is released here, not by `drop`.
+        std::mem::forget(self);
         // Release first, so waiters move while the algorithm runs.
-        drop(self.permit.take());
-        self.limiter.record(sample);
+        limiter.sem.release(1);
+        limiter.record(sample);
     }
 }
 
 impl<A: LimitAlgorithm + ?Sized> Drop for UntimedPermit<'_, A> {
     fn drop(&mut self) {
-        if self.permit.is_some() {
-            self.finish(Sample::new(Duration::ZERO, self.in_flight, Outcome::Ignore));
-        }
+        self.limiter.sem.release(1);
+        let sample = Sample::new(Duration::ZERO, self.in_flight, Outcome::Ignore);
+        self.limiter.record(sample);
     }
 }
 
