@@ -282,19 +282,10 @@ impl Queue {
     ) -> Poll<Option<(Entry, Permit<'a>)>> {
         let mut inner = self.lock();
         inner.back(worker);
-        if let Some((entry, permit, room)) = inner.sched.pick(budget) {
-            // More work left, budget to run it, and nobody on the way: pass the
-            // wake-up on. Closed and now empty: every idle worker can exit.
-            let (next, exit) = if inner.sched.queued() > 0 && budget.available() > 0 {
-                (inner.notify_one(), Vec::new())
-            } else {
-                (None, inner.exit_idle())
-            };
-            drop(inner);
-            room.give_back(&self.slots);
-            next.into_iter().chain(exit).for_each(Waker::wake);
-            return Poll::Ready(Some((entry, permit)));
-        }
+        let mut inner = match self.take(inner, budget) {
+            Ok(taken) => return Poll::Ready(Some(taken)),
+            Err(inner) => inner,
+        };
         if inner.closed && inner.sched.queued() == 0 {
             return Poll::Ready(None);
         }
@@ -307,6 +298,35 @@ impl Queue {
         Poll::Pending
     }
 
+    /// Picks a job under the lock `inner`; if there is one, releases the lock,
+    /// gives its queue room back and does the wake-ups it calls for. Otherwise
+    /// hands the lock back.
+    fn take<'a, 'q>(
+        &'q self,
+        mut inner: MutexGuard<'q, Inner>,
+        budget: &'a Semaphore,
+    ) -> Result<(Entry, Permit<'a>), MutexGuard<'q, Inner>> {
+        let Some((entry, permit, room)) = inner.sched.pick(budget) else {
+            return Err(inner);
+        };
+        // More work left, budget to run it, and nobody on the way: pass the
+        // wake-up on. Closed and now empty: every idle worker can exit.
+        let (next, exit) = if inner.sched.queued() > 0 && budget.available() > 0 {
+            (inner.notify_one(), Vec::new())
+        } else {
+            (None, inner.exit_idle())
+        };
+        drop(inner);
+        room.give_back(&self.slots);
+        next.into_iter().chain(exit).for_each(Waker::wake);
+        Ok((entry, permit))
+    }
+
+    /// Whether [`release`](Self::release) of a job in `slot` skips the lock.
+    pub(crate) fn releases_lock_free(&self, slot: u32) -> bool {
+        self.unreserved && (slot as usize) < self.classes
+    }
+
     /// Gives a taken job's weight back to the budget and its class (`ran`: it
     /// started; otherwise it was discarded first).
     ///
@@ -316,12 +336,27 @@ impl Queue {
     /// the jobs). No worker needs waking either way: the releasing worker looks
     /// for work next.
     pub(crate) fn release(&self, slot: u32, class: usize, permit: Permit<'_>, ran: bool) {
-        if self.unreserved && (slot as usize) < self.classes {
+        if self.releases_lock_free(slot) {
             self.in_use[class].fetch_sub(permit.num_permits(), Ordering::Relaxed);
             drop(permit);
             return;
         }
         self.lock().sched.release(slot, class, permit, ran);
+    }
+
+    /// [`release`](Self::release) of a job that ran, under the lock, and in the
+    /// same hold the worker's next job, if one may start: one lock per keyed job on
+    /// the worker's side rather than two.
+    pub(crate) fn release_and_take<'a>(
+        &self,
+        slot: u32,
+        class: usize,
+        permit: Permit<'_>,
+        budget: &'a Semaphore,
+    ) -> Option<(Entry, Permit<'a>)> {
+        let mut inner = self.lock();
+        inner.sched.release(slot, class, permit, true);
+        self.take(inner, budget).ok()
     }
 
     /// The budget was resized: wakes a worker if jobs wait, so it re-checks.

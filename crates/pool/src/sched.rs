@@ -117,6 +117,10 @@ struct Class {
     queued: usize,
     ring: VecDeque<u32>,
     keys: HashMap<Arc<dyn AnyKey>, u32>,
+    /// The slot `slot_for` found last: checked first, by one comparison. May be
+    /// stale (reclaimed, reused by another key, or past the truncated slab), so it
+    /// is verified.
+    last: Option<u32>,
 }
 
 impl Class {
@@ -211,6 +215,7 @@ impl Sched {
                     queued: 0,
                     ring: VecDeque::new(),
                     keys: HashMap::new(),
+                    last: None,
                 })
                 .collect(),
             in_use: classes.iter().map(|_| AtomicUsize::new(0)).collect(),
@@ -276,7 +281,18 @@ impl Sched {
         class: usize,
         key: K,
     ) -> u32 {
+        // A key submitting again and again (the usual case for a busy tenant) is
+        // found by one comparison, without hashing.
+        if let Some(slot) = self.classes[class].last {
+            let hit = self.keys.get(slot as usize).is_some_and(|state| {
+                state.class == class && state.key.as_ref().is_some_and(|k| k.eq_key(&key))
+            });
+            if hit {
+                return slot;
+            }
+        }
         if let Some(&slot) = self.classes[class].keys.get(&key as &dyn AnyKey) {
+            self.classes[class].last = Some(slot);
             return slot;
         }
         let key: Arc<dyn AnyKey> = Arc::new(key);
@@ -302,7 +318,9 @@ impl Sched {
                 u32::try_from(self.keys.len() - 1).expect("more than u32::MAX live keys")
             }
         };
-        self.classes[class].keys.insert(key, slot);
+        let class = &mut self.classes[class];
+        class.keys.insert(key, slot);
+        class.last = Some(slot);
         self.live_keys += 1;
         slot
     }

@@ -123,6 +123,12 @@ impl Workers {
         }
     }
 
+    /// Whether more workers are alive than wanted (one should retire at its next
+    /// look for work). Two loads, no claim.
+    pub(crate) fn surplus(&self) -> bool {
+        self.live.load(Ordering::Relaxed) > self.target.load(Ordering::Relaxed)
+    }
+
     /// Claims one retirement if more workers are alive than wanted.
     ///
     /// The count and the target are separate atomics, so a resize can slip in

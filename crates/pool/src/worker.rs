@@ -31,20 +31,27 @@ enum Next<'a> {
 
 /// The worker task's body.
 pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
+    // The job taken when the last one gave its weight back, if any.
+    let mut chained = None;
     loop {
-        let next = poll_fn(|cx| {
-            if shared.workers.try_retire() {
-                shared.queue.retire(id);
-                return Poll::Ready(Next::Retired);
+        let next = match chained.take() {
+            Some((entry, permit)) => Next::Job(entry, permit),
+            None => {
+                poll_fn(|cx| {
+                    if shared.workers.try_retire() {
+                        shared.queue.retire(id);
+                        return Poll::Ready(Next::Retired);
+                    }
+                    shared
+                        .queue
+                        .poll_pop(&shared.budget, id, cx)
+                        .map(|taken| taken.map_or(Next::Closed, |(e, p)| Next::Job(e, p)))
+                })
+                .await
             }
-            shared
-                .queue
-                .poll_pop(&shared.budget, id, cx)
-                .map(|taken| taken.map_or(Next::Closed, |(e, p)| Next::Job(e, p)))
-        })
-        .await;
+        };
         match next {
-            Next::Job(entry, permit) => run_job(&shared, entry, permit).await,
+            Next::Job(entry, permit) => chained = run_job(&shared, entry, permit).await,
             Next::Closed => {
                 shared.workers.live.fetch_sub(1, Ordering::AcqRel);
                 return;
@@ -69,7 +76,7 @@ struct InFlight<'a> {
     token: Option<CancellationToken>,
 }
 
-impl InFlight<'_> {
+impl<'a> InFlight<'a> {
     fn entry(&mut self) -> &mut Entry {
         self.entry.as_mut().expect("job already ended")
     }
@@ -120,7 +127,10 @@ impl InFlight<'_> {
         span
     }
 
-    fn finish(&mut self, outcome: Outcome) {
+    /// Ends the started job. With `chain`, and when giving its weight back takes
+    /// the queue lock anyway (keyed jobs, reserved classes), also takes the
+    /// worker's next job in the same lock hold and returns it.
+    fn finish(&mut self, outcome: Outcome, chain: bool) -> Option<(Entry, Permit<'a>)> {
         let shared = self.shared;
         let mut entry = self.entry.take().expect("job already ended");
         match outcome {
@@ -140,8 +150,16 @@ impl InFlight<'_> {
         // The weight goes back (to the budget and the class, together) before the
         // outcome is visible, so a caller that saw the outcome also sees the budget
         // free (and the counters moved).
+        let mut next = None;
         if let Some(permit) = self.permit.take() {
-            shared.queue.release(entry.slot, entry.class, permit, true);
+            if chain && !shared.queue.releases_lock_free(entry.slot) && !shared.workers.surplus() {
+                next =
+                    shared
+                        .queue
+                        .release_and_take(entry.slot, entry.class, permit, &shared.budget);
+            } else {
+                shared.queue.release(entry.slot, entry.class, permit, true);
+            }
         }
         let run_time = self.started_at.map_or(Duration::ZERO, |t| t.elapsed());
         // Then the sample, so a caller that saw the outcome also sees its effect on
@@ -167,6 +185,7 @@ impl InFlight<'_> {
             "job finished"
         );
         entry.task.as_mut().publish();
+        next
     }
 }
 
@@ -174,7 +193,7 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if self.entry.is_some() {
             if self.started {
-                self.finish(Outcome::Cancelled);
+                self.finish(Outcome::Cancelled, false);
             } else {
                 self.discard(DropReason::Closed);
             }
@@ -182,7 +201,13 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn run_job<'a>(shared: &'a Shared, entry: Entry, permit: Permit<'a>) {
+/// Runs a taken job to its end; returns the worker's next job if it was taken
+/// while this one gave its weight back.
+async fn run_job<'a>(
+    shared: &'a Shared,
+    entry: Entry,
+    permit: Permit<'a>,
+) -> Option<(Entry, Permit<'a>)> {
     let mut job = InFlight {
         shared,
         entry: Some(entry),
@@ -196,10 +221,12 @@ async fn run_job<'a>(shared: &'a Shared, entry: Entry, permit: Permit<'a>) {
     // 1. The job was picked with its weight. It never starts if it was cancelled
     //    or the close deadline passed in the meantime.
     if job.entry().task.cancel_requested() {
-        return job.discard(DropReason::Cancelled);
+        job.discard(DropReason::Cancelled);
+        return None;
     }
     if shared.token.is_cancelled() {
-        return job.discard(DropReason::Closed);
+        job.discard(DropReason::Closed);
+        return None;
     }
 
     // 2. Run it, until it ends, is cancelled, times out, or the close grace runs out.
@@ -240,5 +267,5 @@ async fn run_job<'a>(shared: &'a Shared, entry: Entry, permit: Permit<'a>) {
     })
     .await;
     let _enter = span.enter();
-    job.finish(outcome);
+    job.finish(outcome, true)
 }
