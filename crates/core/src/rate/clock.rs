@@ -143,7 +143,8 @@ impl Clock for StdClock {
 /// (invariant TSC on x86-64, the system counter on AArch64), calibrated once per
 /// process against the monotonic clock, or the monotonic clock itself where there
 /// is no usable counter. A reading costs a few nanoseconds (about 8 on the AMD EPYC
-/// VM the benches ran on). It ignores tokio's paused time. (Under miri and loom it reads [`std::time::Instant`] instead.)
+/// VM the benches ran on). It ignores tokio's paused time. (Under miri and loom it
+/// reads [`std::time::Instant`] instead.)
 ///
 /// # Examples
 ///
