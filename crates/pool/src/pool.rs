@@ -645,7 +645,10 @@ impl Pool {
             .get(class.index)
             .is_some_and(|spec| spec.name == class.name);
         assert!(ours, "{class:?} is not a class of this pool");
-        shared.queue.class_in_use(class.index)
+        shared
+            .queue
+            .class_in_use(class.index)
+            .unwrap_or_else(|| shared.budget.in_use())
     }
 
     /// Closes the pool and reports what happened to the jobs still in it.

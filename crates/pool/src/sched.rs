@@ -37,7 +37,8 @@
 //!    permits held by jobs are their sum: both move together, under the lock,
 //!    when any class reserves weight. (Without reservations `in_use` only feeds
 //!    `Pool::class_in_use`, so an unkeyed job gives its weight back without the
-//!    lock: see `Queue::release`. That is why `in_use` is atomic.)
+//!    lock: see `Queue::release`. That is why `in_use` is atomic. With a single
+//!    class it is not tracked at all: the budget's count is the class's.)
 //! 2. A job starts only with its weight taken from the budget, so the global
 //!    budget is never exceeded; a job of class `C` starts only if, after it, every
 //!    other class with queued jobs can still get what it is owed.
@@ -124,11 +125,13 @@ struct Class {
 }
 
 impl Class {
-    fn owed(&self, in_use: &AtomicUsize) -> usize {
-        if self.queued == 0 || self.reserved == 0 {
-            0
-        } else {
-            self.reserved.saturating_sub(in_use.load(Ordering::Relaxed))
+    /// `in_use` is `None` when the pool has this class only (nothing to owe).
+    fn owed(&self, in_use: Option<&AtomicUsize>) -> usize {
+        match in_use {
+            Some(in_use) if self.queued > 0 && self.reserved > 0 => {
+                self.reserved.saturating_sub(in_use.load(Ordering::Relaxed))
+            }
+            _ => 0,
         }
     }
 }
@@ -218,7 +221,13 @@ impl Sched {
                     last: None,
                 })
                 .collect(),
-            in_use: classes.iter().map(|_| AtomicUsize::new(0)).collect(),
+            // With one class the budget's own count is the class's: nothing to
+            // track (see `Queue::class_in_use`).
+            in_use: classes
+                .iter()
+                .filter(|_| classes.len() > 1)
+                .map(|_| AtomicUsize::new(0))
+                .collect(),
             keys,
             free: BTreeSet::new(),
             queued: 0,
@@ -232,7 +241,8 @@ impl Sched {
         self.queued
     }
 
-    /// The per-class running weight, for the queue's lock-free release.
+    /// The per-class running weight, for the queue's lock-free release; empty
+    /// when the pool has one class.
     pub(crate) fn in_use(&self) -> &Arc<[AtomicUsize]> {
         &self.in_use
     }
@@ -372,15 +382,15 @@ impl Sched {
         let owed_total: usize = self
             .classes
             .iter()
-            .zip(self.in_use.iter())
-            .map(|(class, used)| class.owed(used))
+            .enumerate()
+            .map(|(c, class)| class.owed(self.in_use.get(c)))
             .sum();
         let mut blocked = false;
         for c in 0..self.classes.len() {
             if self.classes[c].queued == 0 {
                 continue;
             }
-            let owed = self.classes[c].owed(&self.in_use[c]);
+            let owed = self.classes[c].owed(self.in_use.get(c));
             let mut room = free.saturating_sub(owed_total - owed);
             if blocked {
                 room = room.min(owed);
@@ -453,7 +463,9 @@ impl Sched {
         };
         let class = &mut self.classes[key.class];
         class.queued -= 1;
-        self.in_use[key.class].fetch_add(weight, Ordering::Relaxed);
+        if let Some(in_use) = self.in_use.get(key.class) {
+            in_use.fetch_add(weight, Ordering::Relaxed);
+        }
         self.queued -= 1;
         if key.entries.is_empty() {
             key.in_ring = false;
@@ -467,7 +479,9 @@ impl Sched {
     /// A taken job ended (`ran`) or was discarded before it started: its weight
     /// goes back to the budget and to its class together.
     pub(crate) fn release(&mut self, slot: u32, class: usize, permit: Permit<'_>, ran: bool) {
-        self.in_use[class].fetch_sub(permit.num_permits(), Ordering::Relaxed);
+        if let Some(in_use) = self.in_use.get(class) {
+            in_use.fetch_sub(permit.num_permits(), Ordering::Relaxed);
+        }
         drop(permit);
         let key = &mut self.keys[slot as usize];
         if key.key.is_none() {
@@ -608,8 +622,11 @@ impl Sched {
         }
     }
 
-    pub(crate) fn class_in_use(&self, class: usize) -> usize {
-        self.in_use[class].load(Ordering::Relaxed)
+    /// `None` when the pool has one class: its running weight is the budget's.
+    pub(crate) fn class_in_use(&self, class: usize) -> Option<usize> {
+        self.in_use
+            .get(class)
+            .map(|in_use| in_use.load(Ordering::Relaxed))
     }
 }
 
