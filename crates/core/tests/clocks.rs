@@ -140,3 +140,16 @@ async fn a_loss_only_aimd_still_grows_and_backs_off() {
     b.overload();
     assert_eq!(limiter.limit(), 2);
 }
+
+/// The fast clock and tokio's timer work together in real time: waits end, and never
+/// before the schedule (a lower bound only: the test takes 10 ms, whatever the load).
+#[tokio::test]
+async fn on_the_fast_clock_async_acquire_paces_real_time() {
+    let limiter = RateLimiter::new(Quota::per_second(200).unwrap().allow_burst(1).unwrap());
+    let start = std::time::Instant::now();
+    for _ in 0..3 {
+        limiter.acquire(1).await.unwrap();
+    }
+    // Cells at 0, 5 and 10 ms (the clocks agree to well under a millisecond).
+    assert!(start.elapsed() >= Duration::from_millis(9));
+}
