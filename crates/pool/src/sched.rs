@@ -21,7 +21,9 @@
 //! it gets another quantum and moves to the back. A key that empties leaves the
 //! ring and forgets its deficit. When a whole pass serves nobody (heavy jobs,
 //! small quanta), the rounds in which nobody could be served are added at once,
-//! so a pick costs O(keys in the ring), never O(weight).
+//! so a pick costs O(keys in the ring), never O(weight). A key alone in its
+//! ring is served without the accounting (there is nobody to be fair to); its
+//! deficit stays spent, so when another key joins, the rounds start from there.
 //!
 //! **Classes.** See `Builder::class` for the contract. A class `C` is *owed*
 //! `reserved(C) - in_use(C)` (saturating) while it has queued jobs. The candidate of
@@ -411,6 +413,16 @@ impl Sched {
     /// Moves class `c`'s ring to the key to serve next; returns it and its head's
     /// weight. The class has queued jobs.
     fn candidate(&mut self, c: usize) -> (u32, usize) {
+        // A key alone in the ring has nobody to be fair to: serve it without the
+        // round-robin accounting (its deficit stays spent, at 0 at most one quantum
+        // below what it would be, until another key joins and the rounds resume).
+        let ring = &self.classes[c].ring;
+        if ring.len() == 1 {
+            let slot = ring[0];
+            let key = &self.keys[slot as usize];
+            let weight = key.entries.front().expect("empty key in the ring").weight;
+            return (slot, weight);
+        }
         let mut misses = 0;
         loop {
             let ring = &mut self.classes[c].ring;
@@ -454,7 +466,8 @@ impl Sched {
     fn take(&mut self, slot: u32, weight: usize) -> (Entry, Room) {
         let key = &mut self.keys[slot as usize];
         let entry = key.entries.pop_front().expect("took from an empty key");
-        key.deficit -= cost(weight);
+        // Saturating: a key served alone (see `candidate`) may start below its cost.
+        key.deficit = key.deficit.saturating_sub(cost(weight));
         let room = if key.key.is_some() {
             key.running += 1;
             Room::Key(key.latch.clone().expect("live key without a latch"))
