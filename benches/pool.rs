@@ -21,8 +21,9 @@
 //!   `-- 'pool/trivial/(weir|async_channel)'`.
 //! - `sleep_1ms`: 10k jobs that each sleep 1 ms, at concurrency 4 for every
 //!   contender (the 4-worker loop; 4 worker loops, a Semaphore of 4, or
-//!   weir with 4 workers and budget 4), so an iteration takes ~2.7 s (10k × 1 ms
-//!   ÷ 4, plus timer granularity) and the group about 2 minutes at 10 samples.
+//!   weir with 4 workers and budget 4). An iteration takes ~5.4 s (10k ÷ 4 rounds
+//!   of a 1 ms sleep, which the timer rounds up to about 2 ms), so the group takes
+//!   about 4 minutes at 10 samples: run it on its own (`-- pool/sleep`).
 //!
 //! - `keyed`: the cost of keyed submission against unkeyed, in the same run:
 //!   `KEYED_JOBS` trivial jobs through weir's `submit` (`unkeyed`), through
@@ -31,7 +32,7 @@
 //!   The target is keyed ≤ 1.3× unkeyed per job.
 //!
 //! Run: `cargo bench --bench pool -- --warm-up-time 1 --measurement-time 3`
-//! (about 6 minutes: every group runs 10 samples).
+//! (about 8 minutes: every group runs 10 samples).
 
 use std::{future::Future, hint::black_box, pin::Pin, sync::Arc, time::Duration};
 
