@@ -309,7 +309,8 @@ impl Pool {
     /// the round, of capacity [`queue_capacity`](crate::Builder::queue_capacity).
     ///
     /// A key has state in the pool only while it has jobs queued or running, or a
-    /// submitter waiting for room; an idle key costs nothing, so a stream of
+    /// submitter waiting for room; an idle key costs nothing (each class keeps
+    /// only its most recently idle key's buffers, for reuse), so a stream of
     /// distinct keys does not grow the pool. Keys of different types never compare
     /// equal (`1_u32` and `1_u64` are two keys). The key's `Hash`, `Eq` and `Drop`
     /// run under the pool's queue lock: keep them cheap and panic-free.

@@ -8,9 +8,13 @@
 //! is the permanent queue of unkeyed jobs of class `c`; the others hold keyed
 //! queues and are found through their class's map. A keyed slot is *live* while it
 //! has queued or running jobs or pinned submitters (waiting for room); the moment
-//! it has none, its map entry, its latch and its buffers are freed and the slot
-//! goes back to the free set. Free slots are reused lowest first and the slab is
-//! truncated from the end, so memory follows the number of live keys, not the
+//! it has none, it stops being live (it is not counted, and has no stats), and
+//! becomes its class's *dormant* key: its map entry, latch and buffers stay, so
+//! that a busy key whose queue keeps running dry is revived (with fresh counters)
+//! instead of rebuilt. The class's previously dormant key is then freed: its map
+//! entry, latch and buffers go, and the slot goes back to the free set. Free slots
+//! are reused lowest first and the slab is truncated from the end, so memory
+//! follows the number of live keys (plus one dormant key per class), not the
 //! number of keys ever seen.
 //!
 //! **Deficit round robin** (Shreedhar and Varghese, 1995), one ring per class of
@@ -124,6 +128,8 @@ struct Class {
     /// stale (reclaimed, reused by another key, or past the truncated slab), so it
     /// is verified.
     last: Option<u32>,
+    /// The class's most recently idle key, kept dormant (see `reclaim`).
+    dormant: Option<u32>,
 }
 
 impl Class {
@@ -148,6 +154,9 @@ struct KeyState {
     share: u32,
     deficit: u64,
     in_ring: bool,
+    /// Idle, but kept (map entry, latch, buffers) for its next busy period; not
+    /// counted live and not visible to `key_stats`. At most one per class.
+    dormant: bool,
     /// Jobs taken and not yet released. Counted for keyed slots only (the
     /// unkeyed queues are never reclaimed, and their counters are not exposed;
     /// see `Queue::release`); the same goes for `finished`.
@@ -170,6 +179,7 @@ impl KeyState {
             share: 1,
             deficit: 0,
             in_ring: false,
+            dormant: false,
             running: 0,
             pins: 0,
             accepted: 0,
@@ -221,6 +231,7 @@ impl Sched {
                     ring: VecDeque::new(),
                     keys: HashMap::new(),
                     last: None,
+                    dormant: None,
                 })
                 .collect(),
             // With one class the budget's own count is the class's: nothing to
@@ -297,14 +308,17 @@ impl Sched {
         // found by one comparison, without hashing.
         if let Some(slot) = self.classes[class].last {
             let hit = self.keys.get(slot as usize).is_some_and(|state| {
-                state.class == class && state.key.as_ref().is_some_and(|k| k.eq_key(&key))
+                // On the `dyn AnyKey` itself: `Arc<dyn AnyKey>` is a key type too.
+                state.class == class && state.key.as_deref().is_some_and(|k| k.eq_key(&key))
             });
             if hit {
+                self.revive(slot);
                 return slot;
             }
         }
         if let Some(&slot) = self.classes[class].keys.get(&key as &dyn AnyKey) {
             self.classes[class].last = Some(slot);
+            self.revive(slot);
             return slot;
         }
         let key: Arc<dyn AnyKey> = Arc::new(key);
@@ -335,6 +349,24 @@ impl Sched {
         class.last = Some(slot);
         self.live_keys += 1;
         slot
+    }
+
+    /// Starts a new busy period for `slot` if it was dormant: live again, with
+    /// fresh counters.
+    fn revive(&mut self, slot: u32) {
+        let key = &mut self.keys[slot as usize];
+        if !key.dormant {
+            return;
+        }
+        key.dormant = false;
+        key.accepted = 0;
+        key.refused = 0;
+        key.finished = 0;
+        key.dropped = 0;
+        key.deficit = 0;
+        let class = key.class;
+        self.classes[class].dormant = None;
+        self.live_keys += 1;
     }
 
     /// A pinned submitter won room in `slot`: pushes its entry and unpins.
@@ -567,24 +599,45 @@ impl Sched {
         }
     }
 
-    /// Frees `slot` if it is a keyed slot with nothing left.
+    /// Retires `slot` if it is a live keyed slot with nothing left. It stops
+    /// counting as live at once, but the class keeps its most recently idle key
+    /// dormant (map entry, latch and buffers in place), so that a busy tenant whose
+    /// queue keeps running dry does not pay for building its state again each
+    /// time; the previously dormant key of the class is freed. So at most one idle
+    /// key per class holds memory, whatever the number of keys seen.
     fn reclaim(&mut self, slot: u32) {
         let index = slot as usize;
         if index < self.classes.len() || index >= self.keys.len() {
             return;
         }
-        let key = &self.keys[index];
-        if key.key.is_none() || !key.entries.is_empty() || key.running > 0 || key.pins > 0 {
+        let key = &mut self.keys[index];
+        if key.key.is_none()
+            || key.dormant
+            || !key.entries.is_empty()
+            || key.running > 0
+            || key.pins > 0
+        {
             return;
         }
         debug_assert_eq!(key.latch.as_ref().map(|l| l.count()), Some(0));
+        key.dormant = true;
+        let class = key.class;
+        self.live_keys -= 1;
+        if let Some(previous) = self.classes[class].dormant.replace(slot) {
+            self.free_slot(previous);
+        }
+    }
+
+    /// Frees dormant `slot`: its map entry, latch and buffers.
+    fn free_slot(&mut self, slot: u32) {
+        let index = slot as usize;
+        debug_assert!(self.keys[index].dormant, "freeing a live key");
         let state = std::mem::replace(&mut self.keys[index], KeyState::vacant());
         let class = &mut self.classes[state.class];
         class
             .keys
             .remove(&**state.key.as_ref().expect("checked above"));
         shrink_map(&mut class.keys);
-        self.live_keys -= 1;
         self.free.insert(slot);
         // Truncate the free tail so the slab follows the live keys.
         while self.keys.len() > self.classes.len() {
@@ -603,6 +656,9 @@ impl Sched {
         let mut found: Option<KeyStats> = None;
         for class in &self.classes {
             if let Some(&slot) = class.keys.get(key) {
+                if self.keys[slot as usize].dormant {
+                    continue;
+                }
                 let stats = self.keys[slot as usize].stats();
                 found = Some(match found {
                     None => stats,
