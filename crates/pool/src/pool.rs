@@ -137,15 +137,28 @@ impl Pool {
     /// assert_eq!(handle.await.unwrap(), "done");
     /// # }
     /// ```
-    pub async fn submit<W: Work>(&self, job: W) -> Result<JobHandle<W::Output>, SubmitError<W>> {
-        let shared = self.shared();
-        let (job, weight, class) =
-            shared.precheck(job, SubmitError::TooHeavy, SubmitError::Shed)?;
-        if shared.queue.slots().increment().await.is_err() {
-            shared.refuse(RefuseReason::Closed, weight);
-            return Err(SubmitError::Closed(job));
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "the named `Send` bound keeps boxed `dyn Future` jobs submittable from `tokio::spawn`"
+    )]
+    pub fn submit<W: Work>(
+        &self,
+        job: W,
+    ) -> impl Future<Output = Result<JobHandle<W::Output>, SubmitError<W>>> + Send {
+        // A named `Send` bound rather than an `async fn`: with the bound checked here,
+        // once for any `W`, rustc does not re-prove it at the caller, where its
+        // higher-ranked check fails for boxed `dyn Future` jobs in `tokio::spawn`
+        // ("implementation of `Send` is not general enough").
+        async move {
+            let shared = self.shared();
+            let (job, weight, class) =
+                shared.precheck(job, SubmitError::TooHeavy, SubmitError::Shed)?;
+            if shared.queue.slots().increment().await.is_err() {
+                shared.refuse(RefuseReason::Closed, weight);
+                return Err(SubmitError::Closed(job));
+            }
+            shared.enqueue(job, class).map_err(SubmitError::Closed)
         }
-        shared.enqueue(job, class).map_err(SubmitError::Closed)
     }
 
     /// Submits a job if there is room in the queue now, without waiting. With
@@ -206,25 +219,32 @@ impl Pool {
     /// assert_eq!(handle.await.unwrap(), 1);
     /// # }
     /// ```
-    pub async fn submit_timeout<W: Work>(
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "the named `Send` bound keeps boxed `dyn Future` jobs submittable from `tokio::spawn`"
+    )]
+    pub fn submit_timeout<W: Work>(
         &self,
         job: W,
         timeout: Duration,
-    ) -> Result<JobHandle<W::Output>, SubmitTimeoutError<W>> {
-        let shared = self.shared();
-        let (job, weight, class) =
-            shared.precheck(job, SubmitTimeoutError::TooHeavy, SubmitTimeoutError::Shed)?;
-        match tokio::time::timeout(timeout, shared.queue.slots().increment()).await {
-            Ok(Ok(())) => shared
-                .enqueue(job, class)
-                .map_err(SubmitTimeoutError::Closed),
-            Ok(Err(_)) => {
-                shared.refuse(RefuseReason::Closed, weight);
-                Err(SubmitTimeoutError::Closed(job))
-            }
-            Err(_) => {
-                shared.refuse(RefuseReason::Timeout, weight);
-                Err(SubmitTimeoutError::Timeout(job))
+    ) -> impl Future<Output = Result<JobHandle<W::Output>, SubmitTimeoutError<W>>> + Send {
+        // `Send` named for the same reason as `submit`.
+        async move {
+            let shared = self.shared();
+            let (job, weight, class) =
+                shared.precheck(job, SubmitTimeoutError::TooHeavy, SubmitTimeoutError::Shed)?;
+            match tokio::time::timeout(timeout, shared.queue.slots().increment()).await {
+                Ok(Ok(())) => shared
+                    .enqueue(job, class)
+                    .map_err(SubmitTimeoutError::Closed),
+                Ok(Err(_)) => {
+                    shared.refuse(RefuseReason::Closed, weight);
+                    Err(SubmitTimeoutError::Closed(job))
+                }
+                Err(_) => {
+                    shared.refuse(RefuseReason::Timeout, weight);
+                    Err(SubmitTimeoutError::Timeout(job))
+                }
             }
         }
     }
@@ -254,33 +274,40 @@ impl Pool {
     /// assert_eq!(handle.await.unwrap(), 1);
     /// # }
     /// ```
-    pub async fn submit_cancellable<W: Work>(
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "the named `Send` bound keeps boxed `dyn Future` jobs submittable from `tokio::spawn`"
+    )]
+    pub fn submit_cancellable<W: Work>(
         &self,
         job: W,
         token: &CancellationToken,
-    ) -> Result<JobHandle<W::Output>, SubmitCancelledError<W>> {
-        let shared = self.shared();
-        let (job, weight, class) = shared.precheck(
-            job,
-            SubmitCancelledError::TooHeavy,
-            SubmitCancelledError::Shed,
-        )?;
-        let slot = tokio::select! {
-            biased;
-            () = token.cancelled() => None,
-            slot = shared.queue.slots().increment() => Some(slot),
-        };
-        match slot {
-            Some(Ok(())) => shared
-                .enqueue(job, class)
-                .map_err(SubmitCancelledError::Closed),
-            Some(Err(_)) => {
-                shared.refuse(RefuseReason::Closed, weight);
-                Err(SubmitCancelledError::Closed(job))
-            }
-            None => {
-                shared.refuse(RefuseReason::Cancelled, weight);
-                Err(SubmitCancelledError::Cancelled(job))
+    ) -> impl Future<Output = Result<JobHandle<W::Output>, SubmitCancelledError<W>>> + Send {
+        // `Send` named for the same reason as `submit`.
+        async move {
+            let shared = self.shared();
+            let (job, weight, class) = shared.precheck(
+                job,
+                SubmitCancelledError::TooHeavy,
+                SubmitCancelledError::Shed,
+            )?;
+            let slot = tokio::select! {
+                biased;
+                () = token.cancelled() => None,
+                slot = shared.queue.slots().increment() => Some(slot),
+            };
+            match slot {
+                Some(Ok(())) => shared
+                    .enqueue(job, class)
+                    .map_err(SubmitCancelledError::Closed),
+                Some(Err(_)) => {
+                    shared.refuse(RefuseReason::Closed, weight);
+                    Err(SubmitCancelledError::Closed(job))
+                }
+                None => {
+                    shared.refuse(RefuseReason::Cancelled, weight);
+                    Err(SubmitCancelledError::Cancelled(job))
+                }
             }
         }
     }
@@ -343,24 +370,31 @@ impl Pool {
     /// assert_eq!(pool.stats().completed, 2);
     /// # }
     /// ```
-    pub async fn submit_for<K, W>(
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "the named `Send` bound keeps boxed `dyn Future` jobs submittable from `tokio::spawn`"
+    )]
+    pub fn submit_for<K, W>(
         &self,
         key: K,
         job: W,
-    ) -> Result<JobHandle<W::Output>, SubmitError<W>>
+    ) -> impl Future<Output = Result<JobHandle<W::Output>, SubmitError<W>>> + Send
     where
         K: Hash + Eq + Send + Sync + 'static,
         W: Work,
     {
-        let never = std::future::pending();
-        self.shared()
-            .submit_for(key, job, never)
-            .await
-            .map_err(|(reason, job)| match reason {
-                RefuseReason::TooHeavy => SubmitError::TooHeavy(job),
-                RefuseReason::Shed => SubmitError::Shed(job),
-                _ => SubmitError::Closed(job),
-            })
+        // `Send` named for the same reason as `submit`.
+        async move {
+            let never = std::future::pending();
+            self.shared()
+                .submit_for(key, job, never)
+                .await
+                .map_err(|(reason, job)| match reason {
+                    RefuseReason::TooHeavy => SubmitError::TooHeavy(job),
+                    RefuseReason::Shed => SubmitError::Shed(job),
+                    _ => SubmitError::Closed(job),
+                })
+        }
     }
 
     /// Submits a job for `key` if that key's queue has room now, without waiting.
@@ -437,29 +471,35 @@ impl Pool {
     /// assert_eq!(pool.key_stats(&"a").unwrap().refused, 1);
     /// # }
     /// ```
-    pub async fn submit_for_timeout<K, W>(
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "the named `Send` bound keeps boxed `dyn Future` jobs submittable from `tokio::spawn`"
+    )]
+    pub fn submit_for_timeout<K, W>(
         &self,
         key: K,
         job: W,
         timeout: Duration,
-    ) -> Result<JobHandle<W::Output>, SubmitTimeoutError<W>>
+    ) -> impl Future<Output = Result<JobHandle<W::Output>, SubmitTimeoutError<W>>> + Send
     where
         K: Hash + Eq + Send + Sync + 'static,
         W: Work,
     {
-        let expired = async move {
-            tokio::time::sleep(timeout).await;
-            RefuseReason::Timeout
-        };
-        self.shared()
-            .submit_for(key, job, expired)
-            .await
-            .map_err(|(reason, job)| match reason {
-                RefuseReason::TooHeavy => SubmitTimeoutError::TooHeavy(job),
-                RefuseReason::Shed => SubmitTimeoutError::Shed(job),
-                RefuseReason::Timeout => SubmitTimeoutError::Timeout(job),
-                _ => SubmitTimeoutError::Closed(job),
-            })
+        // `Send` named for the same reason as `submit`.
+        async move {
+            let expired = async move {
+                tokio::time::sleep(timeout).await;
+                RefuseReason::Timeout
+            };
+            self.shared().submit_for(key, job, expired).await.map_err(
+                |(reason, job)| match reason {
+                    RefuseReason::TooHeavy => SubmitTimeoutError::TooHeavy(job),
+                    RefuseReason::Shed => SubmitTimeoutError::Shed(job),
+                    RefuseReason::Timeout => SubmitTimeoutError::Timeout(job),
+                    _ => SubmitTimeoutError::Closed(job),
+                },
+            )
+        }
     }
 
     /// Like [`submit_for`](Self::submit_for), but gives up when `token` is
@@ -494,35 +534,42 @@ impl Pool {
     /// assert!(err.is_cancelled());
     /// # }
     /// ```
-    pub async fn submit_for_cancellable<K, W>(
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "the named `Send` bound keeps boxed `dyn Future` jobs submittable from `tokio::spawn`"
+    )]
+    pub fn submit_for_cancellable<K, W>(
         &self,
         key: K,
         job: W,
         token: &CancellationToken,
-    ) -> Result<JobHandle<W::Output>, SubmitCancelledError<W>>
+    ) -> impl Future<Output = Result<JobHandle<W::Output>, SubmitCancelledError<W>>> + Send
     where
         K: Hash + Eq + Send + Sync + 'static,
         W: Work,
     {
-        let shared = self.shared();
-        if token.is_cancelled() {
-            let weight = job.weight();
-            shared.refuse(RefuseReason::Cancelled, weight);
-            return Err(SubmitCancelledError::Cancelled(job));
+        // `Send` named for the same reason as `submit`.
+        async move {
+            let shared = self.shared();
+            if token.is_cancelled() {
+                let weight = job.weight();
+                shared.refuse(RefuseReason::Cancelled, weight);
+                return Err(SubmitCancelledError::Cancelled(job));
+            }
+            let cancelled = async move {
+                token.cancelled().await;
+                RefuseReason::Cancelled
+            };
+            shared
+                .submit_for(key, job, cancelled)
+                .await
+                .map_err(|(reason, job)| match reason {
+                    RefuseReason::TooHeavy => SubmitCancelledError::TooHeavy(job),
+                    RefuseReason::Shed => SubmitCancelledError::Shed(job),
+                    RefuseReason::Cancelled => SubmitCancelledError::Cancelled(job),
+                    _ => SubmitCancelledError::Closed(job),
+                })
         }
-        let cancelled = async move {
-            token.cancelled().await;
-            RefuseReason::Cancelled
-        };
-        shared
-            .submit_for(key, job, cancelled)
-            .await
-            .map_err(|(reason, job)| match reason {
-                RefuseReason::TooHeavy => SubmitCancelledError::TooHeavy(job),
-                RefuseReason::Shed => SubmitCancelledError::Shed(job),
-                RefuseReason::Cancelled => SubmitCancelledError::Cancelled(job),
-                _ => SubmitCancelledError::Closed(job),
-            })
     }
 
     /// The counters of `key` while it is live (it has jobs queued or running, or a

@@ -43,3 +43,43 @@ fn submit_futures_are_send() {
     let token = tokio_util::sync::CancellationToken::new();
     assert_send(pool.submit_cancellable(async {}, &token));
 }
+
+/// Boxed `dyn Future` jobs submitted from inside `tokio::spawn`, in every waiting
+/// form. As `async fn`s these failed to compile ("implementation of `Send` is not
+/// general enough"): rustc re-proved the futures' `Send` at the spawn with a
+/// higher-ranked lifetime. This test is the compile check, and it runs the jobs.
+#[tokio::test]
+async fn boxed_dyn_jobs_submit_from_spawned_tasks() {
+    use std::{future::Future, pin::Pin, time::Duration};
+    use tokio_util::sync::CancellationToken;
+
+    type BoxJob = Pin<Box<dyn Future<Output = u64> + Send>>;
+    fn job(n: u64) -> BoxJob {
+        Box::pin(async move { n })
+    }
+
+    let pool = Pool::builder().workers(2).build().unwrap();
+    let submitter = pool.clone();
+    let sum = tokio::spawn(async move {
+        let token = CancellationToken::new();
+        let p = &submitter;
+        let handles = [
+            p.submit(job(1)).await.unwrap(),
+            p.submit_timeout(job(2), Duration::from_secs(60))
+                .await
+                .unwrap(),
+            p.submit_cancellable(job(3), &token).await.unwrap(),
+            p.submit_for("a", job(4)).await.unwrap(),
+            p.submit_for_timeout("b", job(5), Duration::from_secs(60))
+                .await
+                .unwrap(),
+            p.submit_for_cancellable("c", job(6), &token).await.unwrap(),
+        ];
+        let mut sum = 0;
+        for handle in handles {
+            sum += handle.await.unwrap();
+        }
+        sum
+    });
+    assert_eq!(sum.await.unwrap(), 21);
+}
