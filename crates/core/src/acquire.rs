@@ -42,6 +42,9 @@ pin_project! {
         node: Option<Waiter<AcquireNode>>,
         need: usize,
         phase: Phase,
+        // When it was queued, if debug tracing wants the wait reported. Kept out of
+        // the node: only this future reads it.
+        queued_at: Option<std::time::Instant>,
     }
 }
 
@@ -51,6 +54,7 @@ impl Acquiring {
             node: None,
             need,
             phase: Phase::Idle,
+            queued_at: None,
         }
     }
 
@@ -102,6 +106,8 @@ impl Acquiring {
                             Admit::Granted
                         }
                     } else {
+                        *this.queued_at =
+                            tracing::enabled!(tracing::Level::DEBUG).then(std::time::Instant::now);
                         let node = AcquireNode::new(need, cx.waker());
                         this.node.set(Some(Waiter::new(node)));
                         sem.admit_or_enqueue(node_ref(this.node.as_ref()), need)
@@ -123,7 +129,7 @@ impl Acquiring {
                         // Unlinked: the semaphore decided.
                         match node.outcome {
                             Outcome::Granted => {
-                                if let Some(queued_at) = node.queued_at {
+                                if let Some(queued_at) = *this.queued_at {
                                     tracing::debug!(
                                         need = node.need,
                                         waited = ?queued_at.elapsed(),
@@ -188,7 +194,7 @@ impl Acquiring {
                 let mut wakers = WakeList::new();
                 let mut queues = sem.lock();
                 if queues.acquirers.remove(node_ref(this.node.as_ref())) {
-                    queues.queued_weight -= *this.need;
+                    sem.sub_waiting_weight(&queues, *this.need);
                     if *this.need <= sem.capacity() {
                         queues.eligible -= 1;
                     }

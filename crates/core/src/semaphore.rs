@@ -63,22 +63,25 @@ use crate::{
 /// introspection methods are relaxed snapshots that may be stale by the time they
 /// return.
 #[derive(Debug)]
-// Two whole cache lines (the struct is 128 bytes): unaligned, the state word, the
-// lock and the queue heads that every locked operation touches spread over three
-// lines, and under contention each extra line is one more transfer between cores.
-#[repr(align(64))]
+// Layout, for contention: the fields every contended operation *writes* (the lock
+// word, the acquirer queue's ends and length, `eligible`, and the two queue mirrors)
+// share the first 64-byte line, so taking the lock moves one line between cores. The
+// second line holds what such operations only *read* in steady state (`state`,
+// `capacity`, `debt`, the drain list): it stays cached on every core. `repr(C)` fixes
+// the order; `hot_fields_share_one_cache_line` checks it.
+#[repr(C, align(64))]
 pub struct Semaphore {
+    /// Mirror of the queue length, for cheap reads. Written only under the lock.
+    pub(crate) waiters: AtomicUsize,
+    /// Total weight of the queued acquirers. Written only under the lock.
+    pub(crate) waiting_weight: AtomicUsize,
+    pub(crate) queues: Mutex<Queues>,
     /// Free permits and flags; see the `ledger` module.
     pub(crate) state: AtomicUsize,
     /// The ceiling. Written only under the lock.
     pub(crate) capacity: AtomicUsize,
     /// Permits held above the ceiling. Written only under the lock.
     pub(crate) debt: AtomicUsize,
-    /// Mirror of the queue length, for cheap reads.
-    pub(crate) waiters: AtomicUsize,
-    /// Mirror of the queued weight, for cheap reads.
-    pub(crate) waiting_weight: AtomicUsize,
-    pub(crate) queues: Mutex<Queues>,
 }
 
 impl Semaphore {
@@ -104,12 +107,12 @@ impl Semaphore {
             "capacity {capacity} exceeds Semaphore::MAX_PERMITS"
         );
         Self {
-            state: AtomicUsize::new(capacity << SHIFT),
-            capacity: AtomicUsize::new(capacity),
-            debt: AtomicUsize::new(0),
             waiters: AtomicUsize::new(0),
             waiting_weight: AtomicUsize::new(0),
             queues: Mutex::new(Queues::new()),
+            state: AtomicUsize::new(capacity << SHIFT),
+            capacity: AtomicUsize::new(capacity),
+            debt: AtomicUsize::new(0),
         }
     }
 
@@ -508,5 +511,32 @@ impl Semaphore {
     /// ```
     pub fn waiting_permits(&self) -> usize {
         self.waiting_weight.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod layout_tests {
+    use std::mem::{offset_of, size_of};
+
+    use crate::{Semaphore, ledger::Queues};
+
+    /// The contended path writes the lock word, the acquirer queue, `eligible` and the
+    /// two mirrors; they must sit in the semaphore's first cache line. `std`'s
+    /// `Mutex` layout is not guaranteed, so this measures where the guarded data
+    /// really starts.
+    #[test]
+    fn hot_fields_share_one_cache_line() {
+        let sem = Semaphore::new(1);
+        let base = std::ptr::from_ref(&sem).addr();
+        let queues = std::ptr::from_ref(&*sem.lock()).addr() - base;
+        let lock_word = offset_of!(Semaphore, queues);
+        let hot_end = queues + offset_of!(Queues, eligible) + size_of::<usize>();
+        assert_eq!(base % 64, 0);
+        assert!(offset_of!(Semaphore, waiting_weight) < lock_word);
+        // The lock word precedes the guarded data, so it lies in the same line.
+        assert!(lock_word < queues);
+        assert!(hot_end <= 64, "hot fields end at byte {hot_end}");
+        assert!(offset_of!(Semaphore, state) >= 64);
+        assert_eq!(size_of::<Semaphore>(), 128);
     }
 }
