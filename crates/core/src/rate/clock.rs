@@ -195,6 +195,32 @@ impl QuantaClock {
     }
 }
 
+impl QuantaClock {
+    /// A raw reading: counter ticks (nanoseconds under miri and loom). Only the
+    /// difference of two readings means anything, through [`Self::ticks_to_nanos`].
+    #[inline]
+    fn ticks(&self) -> u64 {
+        #[cfg(not(any(miri, loom)))]
+        {
+            self.clock.raw()
+        }
+        #[cfg(any(miri, loom))]
+        self.std.now_nanos()
+    }
+
+    /// Nanoseconds from raw reading `start` to raw reading `end` (0 if `end` is not
+    /// later): one scaling for the pair.
+    #[inline]
+    fn ticks_to_nanos(&self, start: u64, end: u64) -> u64 {
+        #[cfg(not(any(miri, loom)))]
+        {
+            self.clock.delta_as_nanos(start, end)
+        }
+        #[cfg(any(miri, loom))]
+        end.saturating_sub(start)
+    }
+}
+
 impl Default for QuantaClock {
     fn default() -> Self {
         Self::new()
@@ -311,6 +337,38 @@ impl AutoClock {
     }
 }
 
+impl AutoClock {
+    /// A raw reading for timing an interval: counter ticks on the TSC, nanoseconds
+    /// on tokio's clock. Keep two and convert their difference once with
+    /// [`ticks_to_nanos`](Self::ticks_to_nanos): a timed permit pays one scaling,
+    /// not two.
+    #[inline]
+    pub(crate) fn ticks(&self) -> u64 {
+        match &self.0 {
+            Auto::Quanta(clock) => clock.ticks(),
+            Auto::Tokio(clock) => tokio_nanos(clock),
+        }
+    }
+
+    /// Nanoseconds between two [`ticks`](Self::ticks) readings (0 if `end` is not
+    /// later than `start`).
+    #[inline]
+    pub(crate) fn ticks_to_nanos(&self, start: u64, end: u64) -> u64 {
+        match &self.0 {
+            Auto::Quanta(clock) => clock.ticks_to_nanos(start, end),
+            Auto::Tokio(_) => end.saturating_sub(start),
+        }
+    }
+}
+
+/// tokio's clock, out of line: it is the paused-time test clock, and a
+/// `clock_gettime` dwarfs a call, so the TSC path stays small enough to inline.
+#[cold]
+#[inline(never)]
+fn tokio_nanos(clock: &TokioClock) -> u64 {
+    clock.now_nanos()
+}
+
 impl Default for AutoClock {
     fn default() -> Self {
         Self::new()
@@ -321,8 +379,8 @@ impl Clock for AutoClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
         match &self.0 {
-            Auto::Tokio(clock) => clock.now_nanos(),
             Auto::Quanta(clock) => clock.now_nanos(),
+            Auto::Tokio(clock) => tokio_nanos(clock),
         }
     }
 }
