@@ -90,72 +90,36 @@ impl Acquiring {
         loop {
             match *this.phase {
                 Phase::Idle => {
-                    let need = *this.need;
-                    if need > Semaphore::MAX_PERMITS {
-                        *this.phase = Phase::Done;
-                        return Poll::Ready(Err(AcquireError::TooLarge {
-                            requested: need,
-                            max: Semaphore::MAX_PERMITS,
-                        }));
-                    }
-                    // The lock-free attempt already failed in `poll_acquire`.
-                    let admitted = if need == 0 {
-                        if sem.is_closed() {
-                            Admit::Closed
-                        } else {
-                            Admit::Granted
-                        }
-                    } else {
-                        *this.queued_at =
-                            tracing::enabled!(tracing::Level::DEBUG).then(std::time::Instant::now);
-                        let node = AcquireNode::new(need, cx.waker());
-                        this.node.set(Some(Waiter::new(node)));
-                        sem.admit_or_enqueue(node_ref(this.node.as_ref()), need)
-                    };
-                    match admitted {
-                        Admit::Granted => *this.phase = Phase::Holding,
-                        Admit::Queued => {
-                            *this.phase = Phase::Queued;
-                            return Poll::Pending;
-                        }
-                        Admit::Closed => {
-                            *this.phase = Phase::Done;
-                            return Poll::Ready(Err(AcquireError::Closed));
-                        }
+                    if let Some(done) = Self::start(&mut this, sem, cx) {
+                        return done;
                     }
                 }
                 Phase::Queued => {
-                    if let Some(node) = node_mut(this.node.as_mut()).data_mut() {
-                        // Unlinked: the semaphore decided.
-                        match node.outcome {
-                            Outcome::Granted => {
-                                if let Some(queued_at) = *this.queued_at {
-                                    tracing::debug!(
-                                        need = node.need,
-                                        waited = ?queued_at.elapsed(),
-                                        "permits granted after waiting"
-                                    );
-                                }
-                                *this.phase = Phase::Holding;
-                            }
-                            Outcome::Closed => {
-                                *this.phase = Phase::Done;
-                                return Poll::Ready(Err(AcquireError::Closed));
-                            }
-                            Outcome::Waiting => unreachable!("unlinked waiter without outcome"),
+                    let Some(node) = node_mut(this.node.as_mut()).data_mut() else {
+                        if Self::refresh_waker(&mut this, sem, cx) {
+                            return Poll::Pending;
                         }
-                        continue;
-                    }
-                    let mut queues = sem.lock();
-                    let Some(node) = queues.acquirers.get_mut(node_ref(this.node.as_ref())) else {
                         // Granted or failed between the check and the lock.
                         continue;
                     };
-                    match &mut node.waker {
-                        Some(waker) if waker.will_wake(cx.waker()) => {}
-                        slot => *slot = Some(cx.waker().clone()),
+                    // Unlinked: the semaphore decided.
+                    match node.outcome {
+                        Outcome::Granted => {
+                            if let Some(queued_at) = *this.queued_at {
+                                tracing::debug!(
+                                    need = node.need,
+                                    waited = ?queued_at.elapsed(),
+                                    "permits granted after waiting"
+                                );
+                            }
+                            *this.phase = Phase::Holding;
+                        }
+                        Outcome::Closed => {
+                            *this.phase = Phase::Done;
+                            return Poll::Ready(Err(AcquireError::Closed));
+                        }
+                        Outcome::Waiting => unreachable!("unlinked waiter without outcome"),
                     }
-                    return Poll::Pending;
                 }
                 Phase::Holding => {
                     // Budget is consumed only once the permits are ours: a task out of
@@ -167,6 +131,69 @@ impl Acquiring {
                 Phase::Done => panic!("acquire future polled after completion"),
             }
         }
+    }
+
+    /// The first slow-path poll: takes the permits under the lock or joins the queue.
+    /// Returns the poll's result, or `None` if the permits were taken (the caller
+    /// goes on to `Holding`). Kept out of line so the poll that collects a grant
+    /// does not pay for this path's stack frame.
+    #[inline(never)]
+    fn start(
+        this: &mut AcquiringProj<'_>,
+        sem: &Semaphore,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<Result<(), AcquireError>>> {
+        let need = *this.need;
+        if need > Semaphore::MAX_PERMITS {
+            *this.phase = Phase::Done;
+            return Some(Poll::Ready(Err(AcquireError::TooLarge {
+                requested: need,
+                max: Semaphore::MAX_PERMITS,
+            })));
+        }
+        // The lock-free attempt already failed in `poll_acquire`.
+        let admitted = if need == 0 {
+            if sem.is_closed() {
+                Admit::Closed
+            } else {
+                Admit::Granted
+            }
+        } else {
+            *this.queued_at =
+                tracing::enabled!(tracing::Level::DEBUG).then(std::time::Instant::now);
+            let node = AcquireNode::new(need, cx.waker());
+            this.node.set(Some(Waiter::new(node)));
+            sem.admit_or_enqueue(node_ref(this.node.as_ref()), need)
+        };
+        match admitted {
+            Admit::Granted => {
+                *this.phase = Phase::Holding;
+                None
+            }
+            Admit::Queued => {
+                *this.phase = Phase::Queued;
+                Some(Poll::Pending)
+            }
+            Admit::Closed => {
+                *this.phase = Phase::Done;
+                Some(Poll::Ready(Err(AcquireError::Closed)))
+            }
+        }
+    }
+
+    /// A poll while still queued: stores the current waker under the lock. Returns
+    /// `false` if the node was unlinked meanwhile (the caller reads the outcome).
+    #[inline(never)]
+    fn refresh_waker(this: &mut AcquiringProj<'_>, sem: &Semaphore, cx: &mut Context<'_>) -> bool {
+        let mut queues = sem.lock();
+        let Some(node) = queues.acquirers.get_mut(node_ref(this.node.as_ref())) else {
+            return false;
+        };
+        match &mut node.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        true
     }
 
     /// Gives back whatever the future owns: its queue place, or permits granted to it
