@@ -44,7 +44,7 @@ use crate::{
     sched::{ClassSpec, Sched},
     stats::Counters,
     task::Runnable,
-    tenant::{AnyKey, KeyStats},
+    tenant::{AnyKey, KeyHasher, KeyStats, key_hash},
 };
 
 /// A queued job with what the worker needs to schedule it.
@@ -76,6 +76,9 @@ pub(crate) struct Queue {
     classes: usize,
     /// Whether no class reserves weight.
     unreserved: bool,
+    /// Seeds the hashes of keys (see [`key_hash`]), which are computed before the
+    /// lock is taken.
+    hasher: KeyHasher,
     inner: Mutex<Inner>,
 }
 
@@ -125,6 +128,7 @@ impl Queue {
             in_use: sched.in_use().clone(),
             classes: classes.len(),
             unreserved: classes.iter().all(|spec| spec.reserved == 0),
+            hasher: KeyHasher::default(),
             inner: Mutex::new(Inner {
                 sched,
                 next_id: 0,
@@ -204,12 +208,13 @@ impl Queue {
         when_full: WhenFull,
         make: impl FnOnce(JobId) -> Entry,
     ) -> KeyedPush {
+        let hash = key_hash(&self.hasher, &key);
         let (pushed, waker) = {
             let mut inner = self.lock();
             if inner.closed {
                 return KeyedPush::Closed;
             }
-            let slot = inner.sched.slot_for(class, key);
+            let slot = inner.sched.slot_for(class, key, hash);
             if inner.sched.try_room(slot) {
                 let admitted = inner.push(counters, slot, make);
                 (KeyedPush::Pushed(admitted), inner.notify_one())
@@ -471,11 +476,13 @@ impl Queue {
     }
 
     pub(crate) fn key_stats(&self, key: &dyn AnyKey) -> Option<KeyStats> {
-        self.lock().sched.key_stats(key)
+        let hash = key.table_hash(&self.hasher);
+        self.lock().sched.key_stats(key, hash)
     }
 
     pub(crate) fn set_share(&self, key: Arc<dyn AnyKey>, share: u32) {
-        self.lock().sched.set_share(key, share);
+        let hash = key.table_hash(&self.hasher);
+        self.lock().sched.set_share(key, hash, share);
     }
 
     /// `None` when the pool has one class: its running weight is the budget's.

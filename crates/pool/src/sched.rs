@@ -9,13 +9,15 @@
 //! queues and are found through their class's map. A keyed slot is *live* while it
 //! has queued or running jobs or pinned submitters (waiting for room); the moment
 //! it has none, it stops being live (it is not counted, and has no stats), and
-//! becomes its class's *dormant* key: its map entry, latch and buffers stay, so
-//! that a busy key whose queue keeps running dry is revived (with fresh counters)
-//! instead of rebuilt. The class's previously dormant key is then freed: its map
-//! entry, latch and buffers go, and the slot goes back to the free set. Free slots
-//! are reused lowest first and the slab is truncated from the end, so memory
-//! follows the number of live keys (plus one dormant key per class), not the
-//! number of keys ever seen.
+//! becomes one of its class's *dormant* keys: its map entry, latch and buffers
+//! stay, so that a busy key whose queue keeps running dry is revived (with fresh
+//! counters) instead of rebuilt. A class keeps at most [`DORMANT_KEYS`] dormant
+//! keys, the most recently idle; past that, the one idle the longest is freed: its
+//! map entry, latch and buffers go, and the slot goes back to the free set. Free
+//! slots are reused lowest first, a key going dormant moves down to the lowest
+//! free slot, and the slab is truncated from the end, so memory follows the
+//! number of live keys (plus at most [`DORMANT_KEYS`] per class, with their
+//! buffers cut to [`DORMANT_ENTRIES`]), not the number of keys ever seen.
 //!
 //! **Deficit round robin** (Shreedhar and Varghese, 1995), one ring per class of
 //! the keys with queued jobs. A key joins the back of the ring with a deficit of
@@ -61,12 +63,13 @@ use std::{
     },
 };
 
+use hashbrown::HashTable;
 use weir_core::{Latch, Permit, Semaphore};
 
 use crate::{
     job::JobId,
     queue::Entry,
-    tenant::{AnyKey, KeyStats},
+    tenant::{AnyKey, KeyStats, is_key},
 };
 
 /// The queue room a taken job leaves, which the worker gives back once it has
@@ -123,13 +126,17 @@ struct Class {
     reserved: usize,
     queued: usize,
     ring: VecDeque<u32>,
-    keys: HashMap<Arc<dyn AnyKey>, u32>,
+    /// The class's keyed slots, filed under their key's hash (see
+    /// [`key_hash`](crate::tenant::key_hash)), which is kept with the slot so the
+    /// table grows without hashing again.
+    keys: HashTable<(u64, u32)>,
     /// The slot `slot_for` found last: checked first, by one comparison. May be
     /// stale (reclaimed, reused by another key, or past the truncated slab), so it
     /// is verified.
     last: Option<u32>,
-    /// The class's most recently idle key, kept dormant (see `reclaim`).
-    dormant: Option<u32>,
+    /// The class's dormant keys, the one idle the longest first; at most
+    /// [`DORMANT_KEYS`] (see `reclaim`).
+    dormant: VecDeque<u32>,
 }
 
 impl Class {
@@ -148,6 +155,8 @@ struct KeyState {
     entries: VecDeque<Entry>,
     /// `None` for the unkeyed queues and free slots.
     key: Option<Arc<dyn AnyKey>>,
+    /// The key's hash (see [`key_hash`](crate::tenant::key_hash)).
+    hash: u64,
     /// The queue's room; the unkeyed queues share the pool's.
     latch: Option<Arc<Latch>>,
     class: usize,
@@ -174,6 +183,7 @@ impl KeyState {
         Self {
             entries: VecDeque::new(),
             key: None,
+            hash: 0,
             latch: None,
             class: 0,
             share: 1,
@@ -229,9 +239,9 @@ impl Sched {
                     reserved: spec.reserved,
                     queued: 0,
                     ring: VecDeque::new(),
-                    keys: HashMap::new(),
+                    keys: HashTable::new(),
                     last: None,
-                    dormant: None,
+                    dormant: VecDeque::new(),
                 })
                 .collect(),
             // With one class the budget's own count is the class's: nothing to
@@ -298,25 +308,37 @@ impl Sched {
         key.latch.clone().expect("live key without a latch")
     }
 
-    /// The live slot of `key` in `class`, created if needed.
+    /// The live slot of `key` (whose [`key_hash`](crate::tenant::key_hash) is
+    /// `hash`) in `class`, created if needed.
     pub(crate) fn slot_for<K: std::hash::Hash + Eq + Send + Sync + 'static>(
         &mut self,
         class: usize,
         key: K,
+        hash: u64,
     ) -> u32 {
         // A key submitting again and again (the usual case for a busy tenant) is
-        // found by one comparison, without hashing.
+        // found by one comparison, without a table lookup.
         if let Some(slot) = self.classes[class].last {
             let hit = self.keys.get(slot as usize).is_some_and(|state| {
                 // On the `dyn AnyKey` itself: `Arc<dyn AnyKey>` is a key type too.
-                state.class == class && state.key.as_deref().is_some_and(|k| k.eq_key(&key))
+                state.hash == hash
+                    && state.class == class
+                    && state.key.as_deref().is_some_and(|k| is_key(k, &key))
             });
             if hit {
                 self.revive(slot);
                 return slot;
             }
         }
-        if let Some(&slot) = self.classes[class].keys.get(&key as &dyn AnyKey) {
+        let keys = &self.keys;
+        let found = self.classes[class].keys.find(hash, |&(h, slot)| {
+            h == hash
+                && keys[slot as usize]
+                    .key
+                    .as_deref()
+                    .is_some_and(|k| is_key(k, &key))
+        });
+        if let Some(&(_, slot)) = found {
             self.classes[class].last = Some(slot);
             self.revive(slot);
             return slot;
@@ -328,7 +350,8 @@ impl Sched {
             self.shares.get(&*key).copied().unwrap_or(1)
         };
         let state = KeyState {
-            key: Some(key.clone()),
+            key: Some(key),
+            hash,
             latch: Some(Arc::new(Latch::new(self.key_capacity))),
             class,
             share,
@@ -345,7 +368,7 @@ impl Sched {
             }
         };
         let class = &mut self.classes[class];
-        class.keys.insert(key, slot);
+        class.keys.insert_unique(hash, (hash, slot), |&(h, _)| h);
         class.last = Some(slot);
         self.live_keys += 1;
         slot
@@ -364,8 +387,12 @@ impl Sched {
         key.finished = 0;
         key.dropped = 0;
         key.deficit = 0;
-        let class = key.class;
-        self.classes[class].dormant = None;
+        let dormant = &mut self.classes[key.class].dormant;
+        // At most `DORMANT_KEYS` to search, and the most recently idle (the likeliest
+        // to come back) last.
+        if let Some(at) = dormant.iter().rposition(|&s| s == slot) {
+            dormant.remove(at);
+        }
         self.live_keys += 1;
     }
 
@@ -600,11 +627,12 @@ impl Sched {
     }
 
     /// Retires `slot` if it is a live keyed slot with nothing left. It stops
-    /// counting as live at once, but the class keeps its most recently idle key
-    /// dormant (map entry, latch and buffers in place), so that a busy tenant whose
-    /// queue keeps running dry does not pay for building its state again each
-    /// time; the previously dormant key of the class is freed. So at most one idle
-    /// key per class holds memory, whatever the number of keys seen.
+    /// counting as live at once, but the class keeps its most recently idle keys
+    /// dormant (map entry, latch and buffers in place), so that busy tenants whose
+    /// queues keep running dry do not pay for building their state again each
+    /// time; past [`DORMANT_KEYS`], the class's key idle the longest is freed. So at
+    /// most [`DORMANT_KEYS`] idle keys per class hold memory (their buffers cut
+    /// down to [`DORMANT_ENTRIES`]), whatever the number of keys seen.
     fn reclaim(&mut self, slot: u32) {
         let index = slot as usize;
         if index < self.classes.len() || index >= self.keys.len() {
@@ -621,10 +649,22 @@ impl Sched {
         }
         debug_assert_eq!(key.latch.as_ref().map(|l| l.count()), Some(0));
         key.dormant = true;
+        if key.entries.capacity() > DORMANT_ENTRIES {
+            key.entries.shrink_to(DORMANT_ENTRIES);
+        }
         let class = key.class;
+        // Dormant keys are kept low in the slab, so that they do not hold its tail
+        // (and the memory of the keys that were live with them).
+        let slot = match self.free.first() {
+            Some(&low) if low < slot => self.relocate(slot, low),
+            _ => slot,
+        };
+        let dormant = &mut self.classes[class].dormant;
+        dormant.push_back(slot);
         self.live_keys -= 1;
-        if let Some(previous) = self.classes[class].dormant.replace(slot) {
-            self.free_slot(previous);
+        if dormant.len() > DORMANT_KEYS {
+            let oldest = dormant.pop_front().expect("more than DORMANT_KEYS");
+            self.free_slot(oldest);
         }
     }
 
@@ -634,12 +674,38 @@ impl Sched {
         debug_assert!(self.keys[index].dormant, "freeing a live key");
         let state = std::mem::replace(&mut self.keys[index], KeyState::vacant());
         let class = &mut self.classes[state.class];
-        class
-            .keys
-            .remove(&**state.key.as_ref().expect("checked above"));
-        shrink_map(&mut class.keys);
+        if let Ok(entry) = class.keys.find_entry(state.hash, |&(_, s)| s == slot) {
+            entry.remove();
+        }
+        if class.keys.capacity() > 64 && class.keys.len() < class.keys.capacity() / 4 {
+            class.keys.shrink_to(class.keys.len() * 2, |&(h, _)| h);
+        }
         self.free.insert(slot);
-        // Truncate the free tail so the slab follows the live keys.
+        self.truncate();
+    }
+
+    /// Moves dormant `from` down to free slot `to`, so that dormant keys do not
+    /// hold the slab's tail: nothing refers to a dormant slot but its class's table
+    /// and dormant list (no entries, running jobs or pinned submitters; a finished
+    /// job's handle still names it, but only to look up its own id, which is gone).
+    fn relocate(&mut self, from: u32, to: u32) -> u32 {
+        self.free.remove(&to);
+        self.keys.swap(from as usize, to as usize);
+        let key = &self.keys[to as usize];
+        let class = &mut self.classes[key.class];
+        if let Ok(mut entry) = class.keys.find_entry(key.hash, |&(_, s)| s == from) {
+            entry.get_mut().1 = to;
+        }
+        if class.last == Some(from) {
+            class.last = Some(to);
+        }
+        self.free.insert(from);
+        self.truncate();
+        to
+    }
+
+    /// Cuts the free tail of the slab, so that it follows the keys it holds.
+    fn truncate(&mut self) {
         while self.keys.len() > self.classes.len() {
             let last = (self.keys.len() - 1) as u32;
             if !self.free.remove(&last) {
@@ -652,10 +718,24 @@ impl Sched {
         }
     }
 
-    pub(crate) fn key_stats(&self, key: &dyn AnyKey) -> Option<KeyStats> {
+    /// The live slot of `key` (whose hash is `hash`) in `class`, or its dormant one.
+    fn find(&self, class: usize, key: &dyn AnyKey, hash: u64) -> Option<u32> {
+        self.classes[class]
+            .keys
+            .find(hash, |&(h, slot)| {
+                h == hash
+                    && self.keys[slot as usize]
+                        .key
+                        .as_deref()
+                        .is_some_and(|k| k.eq_key(key))
+            })
+            .map(|&(_, slot)| slot)
+    }
+
+    pub(crate) fn key_stats(&self, key: &dyn AnyKey, hash: u64) -> Option<KeyStats> {
         let mut found: Option<KeyStats> = None;
-        for class in &self.classes {
-            if let Some(&slot) = class.keys.get(key) {
+        for c in 0..self.classes.len() {
+            if let Some(slot) = self.find(c, key, hash) {
                 if self.keys[slot as usize].dormant {
                     continue;
                 }
@@ -677,9 +757,9 @@ impl Sched {
         found
     }
 
-    pub(crate) fn set_share(&mut self, key: Arc<dyn AnyKey>, share: u32) {
-        for class in &self.classes {
-            if let Some(&slot) = class.keys.get(&*key) {
+    pub(crate) fn set_share(&mut self, key: Arc<dyn AnyKey>, hash: u64, share: u32) {
+        for c in 0..self.classes.len() {
+            if let Some(slot) = self.find(c, &*key, hash) {
                 self.keys[slot as usize].share = share;
             }
         }
@@ -698,6 +778,15 @@ impl Sched {
             .map(|in_use| in_use.load(Ordering::Relaxed))
     }
 }
+
+/// The idle keys a class keeps dormant, ready to be revived: enough for a few
+/// dozen tenants whose queues keep running dry between bursts to keep their
+/// state, few enough that a stream of distinct keys leaves a small, fixed amount
+/// of memory behind.
+pub(crate) const DORMANT_KEYS: usize = 32;
+
+/// The queue buffer (in entries) a dormant key keeps.
+const DORMANT_ENTRIES: usize = 64;
 
 /// What a job costs in the round robin: its weight, but at least 1, so that a key
 /// of weight-0 jobs cannot hold the front of the ring forever.

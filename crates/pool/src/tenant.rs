@@ -4,7 +4,7 @@
 use std::{
     any::Any,
     fmt,
-    hash::{Hash, Hasher},
+    hash::{BuildHasher, Hash, Hasher},
 };
 
 /// A priority class of a pool, declared with [`Builder::class`](crate::Builder::class)
@@ -151,6 +151,8 @@ pub struct KeyStats {
 pub(crate) trait AnyKey: Send + Sync + 'static {
     fn eq_key(&self, other: &dyn AnyKey) -> bool;
     fn hash_key(&self, state: &mut dyn Hasher);
+    /// The key's hash in the pool's key tables: [`key_hash`] of the concrete key.
+    fn table_hash(&self, hasher: &KeyHasher) -> u64;
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -163,9 +165,30 @@ impl<K: Hash + Eq + Send + Sync + 'static> AnyKey for K {
         self.hash(&mut state);
     }
 
+    fn table_hash(&self, hasher: &KeyHasher) -> u64 {
+        key_hash(hasher, self)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Seeds the hashes of keys (see [`key_hash`]).
+pub(crate) type KeyHasher = std::hash::RandomState;
+
+/// The hash under which a key is filed in the pool's key tables. The pool's
+/// `hasher` is std's randomly seeded SipHash-1-3, so keys that come from untrusted
+/// input cannot be chosen to collide. It is computed on the concrete key type
+/// (statically dispatched, before the queue lock is taken); a key behind
+/// `dyn AnyKey` gets the same value through [`AnyKey::table_hash`].
+pub(crate) fn key_hash<K: Hash + ?Sized>(hasher: &KeyHasher, key: &K) -> u64 {
+    hasher.hash_one(key)
+}
+
+/// Whether `stored` is `key`: the same type and equal.
+pub(crate) fn is_key<K: Eq + 'static>(stored: &dyn AnyKey, key: &K) -> bool {
+    stored.as_any().downcast_ref::<K>() == Some(key)
 }
 
 impl PartialEq for dyn AnyKey {
