@@ -23,54 +23,9 @@ fn multi_thread() -> Runtime {
         .unwrap()
 }
 
-/// The three implementations behind one interface, so every shape is written once.
-trait Sem: Send + Sync + 'static {
-    const NAME: &'static str;
-    fn new(permits: usize) -> Self;
-    fn acquire(&self, n: usize) -> impl Future<Output = impl Send + '_> + Send;
-    fn try_acquire(&self) -> Option<impl Sized + '_>;
-}
-
-impl Sem for weir::Semaphore {
-    const NAME: &'static str = "weir";
-    fn new(permits: usize) -> Self {
-        weir::Semaphore::new(permits)
-    }
-    async fn acquire(&self, n: usize) -> impl Send + '_ {
-        self.acquire_many(n).await.unwrap()
-    }
-    fn try_acquire(&self) -> Option<impl Sized + '_> {
-        weir::Semaphore::try_acquire(self).ok()
-    }
-}
-
-impl Sem for tokio::sync::Semaphore {
-    const NAME: &'static str = "tokio";
-    fn new(permits: usize) -> Self {
-        tokio::sync::Semaphore::new(permits)
-    }
-    async fn acquire(&self, n: usize) -> impl Send + '_ {
-        self.acquire_many(n as u32).await.unwrap()
-    }
-    fn try_acquire(&self) -> Option<impl Sized + '_> {
-        tokio::sync::Semaphore::try_acquire(self).ok()
-    }
-}
-
-impl Sem for async_lock::Semaphore {
-    const NAME: &'static str = "async-lock";
-    fn new(permits: usize) -> Self {
-        async_lock::Semaphore::new(permits)
-    }
-    async fn acquire(&self, n: usize) -> impl Send + '_ {
-        // async-lock has no weighted acquire; only weight 1 is benchmarked for it.
-        assert_eq!(n, 1, "async-lock acquires one permit at a time");
-        async_lock::Semaphore::acquire(self).await
-    }
-    fn try_acquire(&self) -> Option<impl Sized + '_> {
-        async_lock::Semaphore::try_acquire(self)
-    }
-}
+#[path = "support/sem.rs"]
+mod sem;
+use sem::Sem;
 
 fn uncontended<S: Sem>(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
     let rt = current_thread();
