@@ -7,12 +7,15 @@
 //!   limiter pays under tokio's clock (a `clock_gettime` a check), as in
 //!   paused-time tests.
 //! - `adaptive`: an `AdaptiveLimiter` (AIMD) acquire + record against a plain weir
-//!   `Semaphore` acquire + release. Target: ≤ 1.5×. `untimed` reads no clock (the
-//!   caller passes the latency), nor does `no_timeout` (a loss-only AIMD reads no
-//!   latency, so its permits are not timed); `record_latency` reads it once (at the
-//!   acquire), `success` twice: each read is a TSC read through quanta (about
-//!   10 ns on the AMD EPYC VM this was tuned on), or a `clock_gettime` for
-//!   `success_tokio_clock`.
+//!   `Semaphore` acquire + release. Target: ≤ 1.5×. `success` is the default
+//!   (AIMD with its 5 s timeout, every permit timed: two TSC reads through quanta,
+//!   about half its cost on the AMD EPYC VM this was tuned on, where a bare read
+//!   loop runs at ~10 ns a read), `success_tokio_clock` the same on tokio's clock
+//!   (two `clock_gettime`s). `untimed` reads no clock (the caller passes the
+//!   latency), nor does `no_timeout` (a loss-only AIMD reads no latency, so its
+//!   permits are not timed); `record_latency` reads it once (at the acquire).
+//!   `success_time_one_in_16` is the opt-in sampling (`time_one_in`): one permit in
+//!   16 is timed.
 //!
 //! Run: `cargo bench --bench adaptive` (add `-- --quick` for a fast pass).
 
@@ -173,6 +176,25 @@ fn adaptive(c: &mut Criterion) {
                 let start = Instant::now();
                 for _ in 0..iters * OPS {
                     black_box(on_tokio.acquire().await.unwrap()).success();
+                }
+                start.elapsed()
+            })
+        })
+    });
+    let sampled = AdaptiveLimiter::new(
+        Aimd::builder()
+            .initial_limit(64)
+            .max_limit(64)
+            .build()
+            .unwrap(),
+    )
+    .time_one_in(std::num::NonZeroU32::new(16).unwrap());
+    group.bench_function("adaptive_acquire_success_time_one_in_16", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters * OPS {
+                    black_box(sampled.acquire().await.unwrap()).success();
                 }
                 start.elapsed()
             })
