@@ -1,17 +1,17 @@
-//! The contended shapes of `benches/semaphore.rs`, measured in pairs.
+//! The shapes of `benches/semaphore.rs`, measured in pairs.
 //!
 //! criterion measures one implementation for seconds, then the next. On a shared
 //! 2-core VM the host's CPU steal comes and goes on that time scale, and a
 //! multi-threaded runtime feels it badly (a worker descheduled while holding the
-//! semaphore's lock stalls the other), so criterion's ratios for these shapes swing by
-//! ±30 % from run to run. Here every repetition runs weir, tokio and async-lock back to
+//! semaphore's lock stalls the other), so criterion's ratios swing by ±30 % from run
+//! to run. Here every repetition runs weir, tokio and async-lock back to
 //! back on the same runtime, each ratio is taken within one repetition, and the report
 //! gives the quartiles of those paired ratios.
 //!
 //! Run: `cargo bench --bench semaphore_paired` (`REPS=n` sets the repetitions,
 //! default 300). Under `cargo test --benches` it makes 3 repetitions as a smoke test.
 
-use std::{sync::Arc, time::Instant};
+use std::{hint::black_box, sync::Arc, time::Instant};
 
 use tokio::runtime::Builder;
 
@@ -85,6 +85,50 @@ async fn run_once<S: Sem>(shape: &Shape) -> f64 {
     start.elapsed().as_nanos() as f64 / (shape.tasks * shape.rounds) as f64
 }
 
+/// Acquire+release pairs per uncontended measurement.
+const OPS: usize = 10_000;
+
+/// `OPS` acquire+release pairs on a current-thread runtime; nanoseconds per pair.
+fn uncontended<S: Sem>(rt: &tokio::runtime::Runtime) -> f64 {
+    let sem = S::new(OPS);
+    let start = Instant::now();
+    rt.block_on(async {
+        for _ in 0..OPS {
+            black_box(sem.acquire(1).await);
+        }
+    });
+    start.elapsed().as_nanos() as f64 / OPS as f64
+}
+
+/// `OPS` `try_acquire` calls (each permit dropped at once); nanoseconds per call.
+fn try_acquire<S: Sem>() -> f64 {
+    let sem = S::new(1);
+    let start = Instant::now();
+    for _ in 0..OPS {
+        black_box(sem.try_acquire());
+    }
+    start.elapsed().as_nanos() as f64 / OPS as f64
+}
+
+/// Prints the quartiles of each implementation's times and of weir's paired ratios.
+fn report(label: &str, weir: &mut [f64], tokio: &mut [f64], async_lock: &mut [f64]) {
+    let mut vs_tokio: Vec<f64> = weir.iter().zip(&*tokio).map(|(w, t)| w / t).collect();
+    let mut vs_async_lock: Vec<f64> = weir.iter().zip(&*async_lock).map(|(w, a)| w / a).collect();
+    println!("{label}");
+    for (name, times) in [("weir", weir), ("tokio", tokio), ("async-lock", async_lock)] {
+        if !times.is_empty() {
+            let [p25, p50, p75] = quartiles(times);
+            println!("  {name:<12} ns/op {p25:7.1} {p50:7.1} {p75:7.1}");
+        }
+    }
+    let [p25, p50, p75] = quartiles(&mut vs_tokio);
+    println!("  weir / tokio      {p25:.2} {p50:.2} {p75:.2}");
+    if !vs_async_lock.is_empty() {
+        let [p25, p50, p75] = quartiles(&mut vs_async_lock);
+        println!("  weir / async-lock {p25:.2} {p50:.2} {p75:.2}");
+    }
+}
+
 /// The `q`-quantile of `values` (sorted in place).
 fn quantile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -105,7 +149,27 @@ fn main() {
         .worker_threads(2)
         .build()
         .unwrap();
-    println!("paired contended runs, {reps} repetitions, 2 workers (quartiles p25 / p50 / p75)");
+    println!("paired runs, {reps} repetitions (quartiles p25 / p50 / p75)");
+    let current = Builder::new_current_thread().build().unwrap();
+    let (mut weir, mut tokio, mut async_lock) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..reps {
+        weir.push(uncontended::<weir::Semaphore>(&current));
+        tokio.push(uncontended::<tokio::sync::Semaphore>(&current));
+        async_lock.push(uncontended::<async_lock::Semaphore>(&current));
+    }
+    report(
+        "uncontended acquire+release (current thread)",
+        &mut weir,
+        &mut tokio,
+        &mut async_lock,
+    );
+    let (mut weir, mut tokio, mut async_lock) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..reps {
+        weir.push(try_acquire::<weir::Semaphore>());
+        tokio.push(try_acquire::<tokio::sync::Semaphore>());
+        async_lock.push(try_acquire::<async_lock::Semaphore>());
+    }
+    report("try_acquire", &mut weir, &mut tokio, &mut async_lock);
     for shape in &SHAPES {
         let (mut weir, mut tokio, mut async_lock) = (Vec::new(), Vec::new(), Vec::new());
         rt.block_on(async {
@@ -117,25 +181,7 @@ fn main() {
                 }
             }
         });
-        let mut vs_tokio: Vec<f64> = weir.iter().zip(&tokio).map(|(w, t)| w / t).collect();
-        let mut vs_async_lock: Vec<f64> =
-            weir.iter().zip(&async_lock).map(|(w, a)| w / a).collect();
-        println!("{}", shape.label);
-        for (name, times) in [
-            ("weir", &mut weir),
-            ("tokio", &mut tokio),
-            ("async-lock", &mut async_lock),
-        ] {
-            if !times.is_empty() {
-                let [p25, p50, p75] = quartiles(times);
-                println!("  {name:<12} ns/acquire {p25:7.0} {p50:7.0} {p75:7.0}");
-            }
-        }
-        let [p25, p50, p75] = quartiles(&mut vs_tokio);
-        println!("  weir / tokio      {p25:.2} {p50:.2} {p75:.2}");
-        if !vs_async_lock.is_empty() {
-            let [p25, p50, p75] = quartiles(&mut vs_async_lock);
-            println!("  weir / async-lock {p25:.2} {p50:.2} {p75:.2}");
-        }
+        let label = format!("contended {} (2 workers)", shape.label);
+        report(&label, &mut weir, &mut tokio, &mut async_lock);
     }
 }
