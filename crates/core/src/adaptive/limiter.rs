@@ -111,6 +111,17 @@ impl Latency {
 /// `AdaptiveLimiter<A>` coerces to `AdaptiveLimiter<dyn LimitAlgorithm>` behind an
 /// `Arc`, so code that does not care which algorithm runs can name one type.
 ///
+/// # Cost
+///
+/// Next to a plain [`Semaphore`] acquire + release, a permit adds a lock-free
+/// in-flight read, a quiet check and a counter, plus its clock reads: two TSC reads
+/// for a timed permit (the default), about as much as the rest of the acquire +
+/// record together on the VM the benches ran on. The ways to read fewer:
+/// [`acquire_untimed`](Self::acquire_untimed) (you pass the latency), an
+/// algorithm that reads no latency (a loss-only [`Aimd`](super::Aimd):
+/// [`no_timeout`](super::AimdBuilder::no_timeout)), or sampling
+/// ([`time_one_in`](Self::time_one_in)).
+///
 /// # Examples
 ///
 /// ```
@@ -128,10 +139,9 @@ impl Latency {
 /// # });
 /// ```
 pub struct AdaptiveLimiter<A: ?Sized = dyn LimitAlgorithm> {
+    // Read by every acquire and record, written rarely (`quiet` on an update): kept
+    // apart from the counters and the lock, which other cores write.
     sem: Arc<Semaphore>,
-    ignored: AtomicU64,
-    /// Successes skipped under the algorithm's [`Quiet`] promise.
-    quiet_samples: AtomicU64,
     quiet: QuietWord,
     clock: AutoClock,
     /// Which permits read the clock: none (0: the algorithm does not read latency,
@@ -139,10 +149,74 @@ pub struct AdaptiveLimiter<A: ?Sized = dyn LimitAlgorithm> {
     /// one in `timing` per thread ([`time_one_in`](Self::time_one_in)). One field,
     /// so the default path tests one value.
     timing: u32,
+    counters: Counters,
+    algorithm: CacheLine<Mutex<State<A>>>,
+}
+
+/// What records write without the lock, away from what every acquire reads: a
+/// quiet success on one core must not take the line the other cores read next. The
+/// counts are striped by thread, so threads do not pass one line back and forth
+/// either; a snapshot sums the stripes.
+#[derive(Debug)]
+struct Counters {
+    stripes: [Stripe; STRIPES],
     /// The latency (ns) of the last timed sample, stood in for the untimed ones
-    /// (kept only when `one_in > 1`).
-    last_latency: AtomicU64,
-    algorithm: Mutex<State<A>>,
+    /// (written only under [`AdaptiveLimiter::time_one_in`], one sample in `n`).
+    last_latency: CacheLine<AtomicU64>,
+}
+
+/// Count stripes: threads take them in turn.
+const STRIPES: usize = 8;
+
+#[derive(Debug)]
+#[repr(align(64))]
+struct Stripe {
+    ignored: AtomicU64,
+    /// Successes skipped under the algorithm's [`Quiet`] promise.
+    quiet_samples: AtomicU64,
+}
+
+impl Counters {
+    fn new() -> Self {
+        Self {
+            stripes: std::array::from_fn(|_| Stripe {
+                ignored: AtomicU64::new(0),
+                quiet_samples: AtomicU64::new(0),
+            }),
+            last_latency: CacheLine(AtomicU64::new(0)),
+        }
+    }
+
+    /// This thread's stripe.
+    #[inline]
+    fn mine(&self) -> &Stripe {
+        // (A thread whose locals are gone, dropping a permit from a destructor,
+        // counts on stripe 0.)
+        &self.stripes[STRIPE.try_with(|stripe| *stripe).unwrap_or(0)]
+    }
+
+    fn sum(&self, count: impl Fn(&Stripe) -> &AtomicU64) -> u64 {
+        self.stripes
+            .iter()
+            .map(|stripe| count(stripe).load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+/// Hands out count stripes to threads in turn (a hint, not synchronisation).
+static NEXT_STRIPE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `T` on cache lines of its own.
+#[derive(Debug)]
+#[repr(align(64))]
+struct CacheLine<T: ?Sized>(T);
+
+impl<T: ?Sized> std::ops::Deref for CacheLine<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 /// [`Ticket::start`] of a permit that was not picked for timing.
@@ -152,11 +226,15 @@ std::thread_local! {
     /// Timed permits this thread may still skip before it times one
     /// ([`AdaptiveLimiter::time_one_in`]).
     static SKIP: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+
+    /// This thread's [`Counters`] stripe.
+    static STRIPE: usize =
+        NEXT_STRIPE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
 }
 
 /// Whether this thread times its next permit, timing one in `one_in` (> 1).
 fn pick(one_in: u32) -> bool {
-    SKIP.with(|skip| match skip.get() {
+    SKIP.try_with(|skip| match skip.get() {
         0 => {
             skip.set(one_in - 1);
             true
@@ -166,6 +244,7 @@ fn pick(one_in: u32) -> bool {
             false
         }
     })
+    .unwrap_or(true)
 }
 
 struct State<A: ?Sized> {
@@ -240,18 +319,16 @@ impl<A: LimitAlgorithm> AdaptiveLimiter<A> {
         semaphore.set_capacity(limit);
         Self {
             sem: semaphore,
-            ignored: AtomicU64::new(0),
-            quiet_samples: AtomicU64::new(0),
             quiet: QuietWord::new(algorithm.quiet()),
             clock: AutoClock::new(),
             timing: u32::from(algorithm.reads_latency()),
-            last_latency: AtomicU64::new(0),
-            algorithm: Mutex::new(State {
+            counters: Counters::new(),
+            algorithm: CacheLine(Mutex::new(State {
                 limit,
                 samples: 0,
                 overloads: 0,
                 algorithm,
-            }),
+            })),
         }
     }
 }
@@ -512,12 +589,15 @@ impl<A: LimitAlgorithm + ?Sized> AdaptiveLimiter<A> {
     fn record_parts(&self, outcome: Outcome, in_flight: usize, latency: Latency) {
         match outcome {
             Outcome::Ignore => {
-                self.ignored.fetch_add(1, Ordering::Relaxed);
+                self.counters.mine().ignored.fetch_add(1, Ordering::Relaxed);
             }
             // The algorithm promised this success changes nothing: no lock. (A
             // promise read just before a racing update orders this sample first.)
             Outcome::Success if self.quiet.covers(in_flight, latency) => {
-                self.quiet_samples.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .mine()
+                    .quiet_samples
+                    .fetch_add(1, Ordering::Relaxed);
             }
             _ => self.update(Sample::new(latency.duration(), in_flight, outcome)),
         }
@@ -602,9 +682,9 @@ impl<A: LimitAlgorithm + ?Sized> AdaptiveLimiter<A> {
             limit: self.sem.capacity(),
             in_flight: self.sem.in_use(),
             waiters: self.sem.waiters(),
-            samples: samples + self.quiet_samples.load(Ordering::Relaxed),
+            samples: samples + self.counters.sum(|stripe| &stripe.quiet_samples),
             overloads,
-            ignored: self.ignored.load(Ordering::Relaxed),
+            ignored: self.counters.sum(|stripe| &stripe.ignored),
         }
     }
 
@@ -762,10 +842,13 @@ impl Ticket {
     #[inline(never)]
     fn sampled_nanos<A: LimitAlgorithm + ?Sized>(self, limiter: &AdaptiveLimiter<A>) -> u64 {
         if self.start == UNTIMED {
-            limiter.last_latency.load(Ordering::Relaxed)
+            limiter.counters.last_latency.load(Ordering::Relaxed)
         } else {
             let nanos = self.elapsed_nanos(limiter);
-            limiter.last_latency.store(nanos, Ordering::Relaxed);
+            limiter
+                .counters
+                .last_latency
+                .store(nanos, Ordering::Relaxed);
             nanos
         }
     }
@@ -1150,6 +1233,37 @@ mod tests {
     }
 
     #[test]
+    fn counts_from_many_threads_add_up() {
+        let limiter = Arc::new(AdaptiveLimiter::new(Fixed::new(64)));
+        let threads: Vec<_> = (0..if cfg!(miri) { 3 } else { 12 })
+            .map(|_| {
+                let limiter = limiter.clone();
+                std::thread::spawn(move || {
+                    for i in 0..if cfg!(miri) { 10 } else { 1000 } {
+                        let permit = limiter.try_acquire().unwrap();
+                        if i % 3 == 0 {
+                            drop(permit);
+                        } else {
+                            permit.success();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let n = threads.len() as u64;
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let per: u64 = if cfg!(miri) { 10 } else { 1000 };
+        let ignored = per.div_ceil(3);
+        let snap = limiter.snapshot();
+        assert_eq!(
+            (snap.samples, snap.ignored, snap.in_flight),
+            (n * (per - ignored), n * ignored, 0)
+        );
+    }
+
+    #[test]
     fn a_closed_limiter_fails_its_acquires() {
         let limiter = AdaptiveLimiter::new(Aimd::new());
         limiter.semaphore().close();
@@ -1175,16 +1289,25 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(40)).await;
         let mut permits = permits.into_iter();
         permits.next().unwrap().success(); // timed: 40 ms
-        assert_eq!(limiter.last_latency.load(Ordering::Relaxed), 40_000_000);
+        assert_eq!(
+            limiter.counters.last_latency.load(Ordering::Relaxed),
+            40_000_000
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
         // Untimed: elapsed reads no clock; the sample stands in the last 40 ms.
         let untimed = permits.next().unwrap();
         assert_eq!(untimed.elapsed(), Duration::ZERO);
         untimed.success();
-        assert_eq!(limiter.last_latency.load(Ordering::Relaxed), 40_000_000);
+        assert_eq!(
+            limiter.counters.last_latency.load(Ordering::Relaxed),
+            40_000_000
+        );
         permits.next().unwrap().success();
         permits.next().unwrap().success(); // timed: 50 ms
-        assert_eq!(limiter.last_latency.load(Ordering::Relaxed), 50_000_000);
+        assert_eq!(
+            limiter.counters.last_latency.load(Ordering::Relaxed),
+            50_000_000
+        );
         drop(permits);
         let snap = limiter.snapshot();
         assert_eq!((snap.samples, snap.ignored, snap.in_flight), (4, 2, 0));
