@@ -233,6 +233,7 @@ std::thread_local! {
 }
 
 /// Whether this thread times its next permit, timing one in `one_in` (> 1).
+#[inline]
 fn pick(one_in: u32) -> bool {
     SKIP.try_with(|skip| match skip.get() {
         0 => {
@@ -832,25 +833,25 @@ impl Ticket {
                     let clock = &limiter.clock;
                     clock.ticks_to_nanos(self.start, clock.ticks())
                 }
+                // Under `time_one_in`: an untimed permit stands in the last
+                // timed latency; a timed one measures (out of line) and keeps it.
+                _ if self.start == UNTIMED => limiter.counters.last_latency.load(Ordering::Relaxed),
                 _ => self.sampled_nanos(limiter),
             },
         })
     }
 
-    /// [`latency`](Self::latency) under [`AdaptiveLimiter::time_one_in`] (out of
-    /// line, as `sampled_start`).
+    /// [`latency`](Self::latency) of a timed permit under
+    /// [`AdaptiveLimiter::time_one_in`] (out of line: one permit in `n`).
+    #[cold]
     #[inline(never)]
     fn sampled_nanos<A: LimitAlgorithm + ?Sized>(self, limiter: &AdaptiveLimiter<A>) -> u64 {
-        if self.start == UNTIMED {
-            limiter.counters.last_latency.load(Ordering::Relaxed)
-        } else {
-            let nanos = self.elapsed_nanos(limiter);
-            limiter
-                .counters
-                .last_latency
-                .store(nanos, Ordering::Relaxed);
-            nanos
-        }
+        let nanos = self.elapsed_nanos(limiter);
+        limiter
+            .counters
+            .last_latency
+            .store(nanos, Ordering::Relaxed);
+        nanos
     }
 }
 
