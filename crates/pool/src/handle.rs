@@ -9,7 +9,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use crate::{job::JobId, shared::Shared, task::Cell};
+use crate::{job::JobId, task::Cell};
 
 /// An owned permission to await, or cancel, one submitted job.
 ///
@@ -42,21 +42,18 @@ use crate::{job::JobId, shared::Shared, task::Cell};
 /// # }
 /// ```
 pub struct JobHandle<T> {
+    // Two words: a caller may hold many handles. What `cancel` needs to find the
+    // job in the queue (the pool, the key slot) is in the cell, in room its
+    // allocation has anyway.
     cell: Arc<Cell<T>>,
-    shared: Arc<Shared>,
     id: JobId,
-    /// Where the job is queued (its key's slot), to find it on `cancel`.
-    slot: u32,
 }
 
 impl<T> JobHandle<T> {
-    pub(crate) fn new(cell: Arc<Cell<T>>, shared: Arc<Shared>, id: JobId, slot: u32) -> Self {
-        Self {
-            cell,
-            shared,
-            id,
-            slot,
-        }
+    /// The handle of job `id`, queued in key slot `slot`.
+    pub(crate) fn new(cell: Arc<Cell<T>>, id: JobId, slot: u32) -> Self {
+        cell.set_slot(slot);
+        Self { cell, id }
     }
 
     /// The job's id.
@@ -106,7 +103,10 @@ impl<T> JobHandle<T> {
     /// ```
     pub fn cancel(&self) {
         self.cell.request_cancel();
-        self.shared.cancel_queued(self.id, self.slot);
+        // A pool that is gone has no queue left to take the job out of.
+        if let Some(shared) = self.cell.pool() {
+            shared.cancel_queued(self.id, self.cell.slot());
+        }
     }
 
     /// Whether the outcome is in (awaiting the handle would not wait).

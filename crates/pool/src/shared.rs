@@ -275,10 +275,10 @@ impl Shared {
     }
 
     /// Builds what a queue entry for `job` needs, outside the queue lock.
-    fn prepare<W: Work>(&self, job: W) -> Prepared<W> {
+    fn prepare<W: Work>(self: &Arc<Self>, job: W) -> Prepared<W> {
         let weight = job.weight();
         let timeout = self.timeout_for(job.timeout());
-        let cell = Arc::new(Cell::new());
+        let cell = Arc::new(Cell::new(Arc::downgrade(self)));
         // The job's span (created when it starts, at debug level) is a child of the
         // submitter's; skip looking that up when it could not be recorded anyway.
         let span = if tracing::level_enabled!(tracing::Level::DEBUG) {
@@ -335,11 +335,7 @@ impl Shared {
                     observer.on_submit(&Submitted { id, weight });
                 }
                 tracing::trace!(job.id = id.0, job.weight = weight, "job submitted");
-                (
-                    result,
-                    Some(JobHandle::new(cell, self.clone(), id, slot)),
-                    None,
-                )
+                (result, Some(JobHandle::new(cell, id, slot)), None)
             }
             (_, Some(task)) => (result, None, Some(Prepared { task, cell, weight })),
             (None, None) => unreachable!("entry built but not queued"),

@@ -8,8 +8,8 @@ use std::{
     panic::{self, AssertUnwindSafe},
     pin::Pin,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicBool, Ordering},
+        Arc, Mutex, MutexGuard, PoisonError, Weak,
+        atomic::{AtomicBool, AtomicU32, Ordering},
     },
     task::{Context, Poll, Waker},
     time::Duration,
@@ -22,12 +22,18 @@ use tracing::Span;
 use crate::{
     handle::{JobError, Panic},
     job::{JobContext, Work},
+    shared::Shared,
 };
 
 /// Shared by a job and its handle: the outcome slot, the handle's waker, and the
 /// cancellation request with the waker of the worker that holds the job.
 pub(crate) struct Cell<T> {
     cancel: AtomicBool,
+    /// The job's key slot, for [`JobHandle::cancel`](crate::JobHandle::cancel);
+    /// set once, when the job is queued (it fits beside `cancel`).
+    slot: AtomicU32,
+    /// The pool, for the same (weak: the pool's queue holds cells).
+    pool: Weak<Shared>,
     state: Mutex<State<T>>,
 }
 
@@ -47,9 +53,11 @@ enum Slot<T> {
 }
 
 impl<T> Cell<T> {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(pool: Weak<Shared>) -> Self {
         Self {
             cancel: AtomicBool::new(false),
+            slot: AtomicU32::new(0),
+            pool,
             state: Mutex::new(State {
                 slot: Slot::Empty,
                 handle: None,
@@ -62,6 +70,21 @@ impl<T> Cell<T> {
         // No user code runs under this lock (values are dropped and wakers woken
         // after it is released), so poisoning cannot leave it inconsistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn set_slot(&self, slot: u32) {
+        // Written before the handle exists; whoever gets the handle gets it
+        // through something that synchronises.
+        self.slot.store(slot, Ordering::Relaxed);
+    }
+
+    pub(crate) fn slot(&self) -> u32 {
+        self.slot.load(Ordering::Relaxed)
+    }
+
+    /// The pool, unless it is gone.
+    pub(crate) fn pool(&self) -> Option<Arc<Shared>> {
+        self.pool.upgrade()
     }
 
     /// Records a cancellation request and wakes the worker holding the job, if any.

@@ -83,3 +83,12 @@ async fn boxed_dyn_jobs_submit_from_spawned_tasks() {
     });
     assert_eq!(sum.await.unwrap(), 21);
 }
+
+/// A handle is two words on 64-bit targets (its job's cell, its id): callers keep many of them, and
+/// a million outstanding handles take 16 MB, not the 32 MB they took with the pool
+/// and the key slot in the handle itself.
+#[test]
+fn job_handle_is_two_words() {
+    assert!(size_of::<JobHandle<u64>>() <= 16);
+    assert!(size_of::<JobHandle<[u8; 1024]>>() <= 16);
+}
