@@ -161,7 +161,8 @@ pub struct AdaptiveLimiter<A: ?Sized = dyn LimitAlgorithm> {
 struct Counters {
     stripes: [Stripe; STRIPES],
     /// The latency (ns) of the last timed sample, stood in for the untimed ones
-    /// (written only under [`AdaptiveLimiter::time_one_in`], one sample in `n`).
+    /// (written only under [`AdaptiveLimiter::time_one_in`], one sample in `n`);
+    /// [`NO_LATENCY`] before the first.
     last_latency: CacheLine<AtomicU64>,
 }
 
@@ -183,7 +184,7 @@ impl Counters {
                 ignored: AtomicU64::new(0),
                 quiet_samples: AtomicU64::new(0),
             }),
-            last_latency: CacheLine(AtomicU64::new(0)),
+            last_latency: CacheLine(AtomicU64::new(NO_LATENCY)),
         }
     }
 
@@ -221,6 +222,9 @@ impl<T: ?Sized> std::ops::Deref for CacheLine<T> {
 
 /// [`Ticket::start`] of a permit that was not picked for timing.
 const UNTIMED: u64 = u64::MAX;
+
+/// [`Counters::last_latency`] before the first timed sample.
+const NO_LATENCY: u64 = u64::MAX;
 
 std::thread_local! {
     /// Timed permits this thread may still skip before it times one
@@ -367,8 +371,10 @@ impl<A: LimitAlgorithm> AdaptiveLimiter<A> {
     /// one in `n` (two clock reads) and the others read no clock at all. An untimed permit's outcome
     /// is recorded with the latency of the limiter's last timed sample, so every
     /// outcome still reaches the algorithm, with a latency that lags by up to
-    /// `n − 1` requests per thread. [`elapsed`](AdaptivePermit::elapsed) is zero on
-    /// an untimed permit. `n = 1` (the default) times every permit.
+    /// `n − 1` requests per thread; until the first timed sample, an untimed success
+    /// is recorded as an ignore (no made-up latency reaches the algorithm).
+    /// [`elapsed`](AdaptivePermit::elapsed) is zero on an untimed permit. `n = 1`
+    /// (the default) times every permit.
     ///
     /// A trade, not a free lunch: on the VM the benches ran on, the two TSC reads are
     /// about half the cost of a timed acquire + record, while an algorithm reacts to
@@ -600,14 +606,27 @@ impl<A: LimitAlgorithm + ?Sized> AdaptiveLimiter<A> {
                     .quiet_samples
                     .fetch_add(1, Ordering::Relaxed);
             }
-            _ => self.update(Sample::new(latency.duration(), in_flight, outcome)),
+            _ => self.update(outcome, in_flight, latency),
         }
     }
 
     /// Runs the algorithm on a sample that may move the limit (out of line: the
     /// quiet path above is the hot one).
     #[inline(never)]
-    fn update(&self, sample: Sample) {
+    fn update(&self, outcome: Outcome, in_flight: usize, latency: Latency) {
+        let latency = match latency {
+            // An untimed permit of a sampling limiter before its first timed sample
+            // (see `time_one_in`; never quiet, so it lands here): a success with no
+            // latency would feed a made-up zero (a Vegas baseline, a window's
+            // fastest), so it is an ignore.
+            Latency::Measured(NO_LATENCY) if outcome == Outcome::Success => {
+                self.counters.mine().ignored.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Latency::Measured(NO_LATENCY) => Duration::ZERO,
+            latency => latency.duration(),
+        };
+        let sample = Sample::new(latency, in_flight, outcome);
         let mut state = lock(&self.algorithm);
         state.samples += 1;
         let overload = sample.outcome == Outcome::Overload;
@@ -1283,7 +1302,13 @@ mod tests {
             .build()
             .unwrap();
         let limiter = AdaptiveLimiter::new(aimd).time_one_in(NonZeroU32::new(3).unwrap());
-        SKIP.with(|skip| skip.set(0));
+        SKIP.with(|skip| skip.set(1));
+        // Untimed, and nothing timed yet: recorded as an ignore, not a zero latency.
+        limiter.try_acquire().unwrap().success();
+        assert_eq!(
+            (limiter.snapshot().samples, limiter.snapshot().ignored),
+            (0, 1)
+        );
         let permits: Vec<_> = (0..6).map(|_| limiter.try_acquire().unwrap()).collect();
         let timed: Vec<bool> = permits.iter().map(|p| p.ticket.start != UNTIMED).collect();
         assert_eq!(timed, [true, false, false, true, false, false]);
@@ -1311,7 +1336,7 @@ mod tests {
         );
         drop(permits);
         let snap = limiter.snapshot();
-        assert_eq!((snap.samples, snap.ignored, snap.in_flight), (4, 2, 0));
+        assert_eq!((snap.samples, snap.ignored, snap.in_flight), (4, 3, 0));
     }
 
     #[tokio::test(start_paused = true)]
