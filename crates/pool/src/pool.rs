@@ -337,9 +337,13 @@ impl Pool {
     ///
     /// A key has state in the pool only while it has jobs queued or running, or a
     /// submitter waiting for room; an idle key costs nothing (each class keeps
-    /// only its most recently idle key's buffers, for reuse), so a stream of
+    /// the state of at most 32 recently idle keys, for reuse), so a stream of
     /// distinct keys does not grow the pool. Keys of different types never compare
-    /// equal (`1_u32` and `1_u64` are two keys). The key's `Hash`, `Eq` and `Drop`
+    /// equal (`1_u32` and `1_u64` are two keys). Keys are hashed before the queue
+    /// lock is taken, with std's randomly seeded SipHash
+    /// ([`RandomState`](std::hash::RandomState)), so keys taken from untrusted
+    /// input cannot be chosen to collide. The key's `Eq` and `Drop` (and its
+    /// `Hash`, when a new key is looked up among the [shares](Self::set_share))
     /// run under the pool's queue lock: keep them cheap and panic-free.
     ///
     /// # Errors
