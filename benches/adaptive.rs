@@ -18,6 +18,13 @@
 //!   16 is timed.
 //!
 //! Run: `cargo bench --bench adaptive` (add `-- --quick` for a fast pass).
+//!
+//! `PAIRED=1 cargo bench --bench adaptive` measures the same loops in pairs instead:
+//! every repetition runs each contender back to back (in a rotating order) and takes
+//! its ratio to the baseline within the repetition, then reports the quartiles of
+//! those ratios (`REPS=n`, default 200). criterion's sequential runs swing by ±20 %
+//! or more on a shared VM as the host's CPU steal comes and goes; paired ratios do
+//! not.
 
 use std::{
     hint::black_box,
@@ -25,7 +32,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use governor::{
     Quota as GQuota, RateLimiter as GLimiter,
     clock::{FakeRelativeClock, MonotonicClock},
@@ -236,4 +243,146 @@ fn adaptive(c: &mut Criterion) {
 }
 
 criterion_group!(benches, gcra, adaptive);
-criterion_main!(benches);
+
+/// Nanoseconds per op of `ops` runs of `op`.
+fn per_op(ops: u64, mut op: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..ops {
+        op();
+    }
+    start.elapsed().as_nanos() as f64 / ops as f64
+}
+
+/// `values[q]` of the sorted values.
+fn quantile(values: &mut [f64], q: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Each contender against the baseline (the first), paired per repetition.
+fn paired(group: &str, reps: usize, contenders: &mut [(&str, &mut dyn FnMut() -> f64)]) {
+    let mut ratios = vec![Vec::with_capacity(reps); contenders.len()];
+    let mut base = Vec::with_capacity(reps);
+    for rep in 0..reps {
+        let mut ns = vec![0.0; contenders.len()];
+        for i in 0..contenders.len() {
+            let i = (i + rep) % contenders.len();
+            ns[i] = (contenders[i].1)();
+        }
+        base.push(ns[0]);
+        for (ratios, ns) in ratios.iter_mut().zip(&ns) {
+            ratios.push(ns / base[rep]);
+        }
+    }
+    println!(
+        "{group}: baseline {} median {:.2} ns/op; ratios p25 / p50 / p75 over {reps} paired repetitions",
+        contenders[0].0,
+        quantile(&mut base, 0.5)
+    );
+    for ((name, _), ratios) in contenders.iter().zip(&mut ratios).skip(1) {
+        let [p25, p50, p75] = [0.25, 0.5, 0.75].map(|q| quantile(ratios, q));
+        println!("  {name:<42} {p25:.2} / {p50:.2} / {p75:.2}");
+    }
+}
+
+fn paired_main() {
+    let reps = std::env::var("REPS")
+        .ok()
+        .and_then(|reps| reps.parse().ok())
+        .unwrap_or(200);
+    const N: u64 = 20_000;
+
+    let gov = GLimiter::direct(gquota());
+    let weir = RateLimiter::new(quota());
+    paired(
+        "gcra check, default clocks",
+        reps,
+        &mut [
+            ("governor", &mut || {
+                per_op(N, || {
+                    black_box(gov.check()).ok();
+                })
+            }),
+            ("weir", &mut || {
+                per_op(N, || {
+                    black_box(weir.try_acquire(1)).ok();
+                })
+            }),
+        ],
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let aimd = |timeout: bool| {
+        let aimd = Aimd::builder().initial_limit(64).max_limit(64);
+        if timeout { aimd } else { aimd.no_timeout() }
+            .build()
+            .unwrap()
+    };
+    let sem = Semaphore::new(64);
+    let default = AdaptiveLimiter::new(aimd(true));
+    let sampled =
+        AdaptiveLimiter::new(aimd(true)).time_one_in(std::num::NonZeroU32::new(16).unwrap());
+    let lossy = AdaptiveLimiter::new(aimd(false));
+    // `N` ops of `$op` in one `block_on`, as the criterion loops above: ns per op.
+    macro_rules! looped {
+        ($op:expr) => {
+            &mut || {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..N {
+                        $op;
+                    }
+                    start.elapsed().as_nanos() as f64 / N as f64
+                })
+            }
+        };
+    }
+    let latency = Duration::from_millis(1);
+    paired(
+        "adaptive acquire+record vs semaphore acquire+release",
+        reps,
+        &mut [
+            (
+                "semaphore",
+                looped!(drop(black_box(sem.acquire().await.unwrap()))),
+            ),
+            (
+                "success (default: AIMD, 5 s timeout)",
+                looped!(black_box(default.acquire().await.unwrap()).success()),
+            ),
+            (
+                "record_latency",
+                looped!(
+                    black_box(default.acquire().await.unwrap())
+                        .record_latency(weir::core::Outcome::Success, latency)
+                ),
+            ),
+            (
+                "success, time_one_in(16)",
+                looped!(black_box(sampled.acquire().await.unwrap()).success()),
+            ),
+            (
+                "success, no_timeout (loss-only AIMD)",
+                looped!(black_box(lossy.acquire().await.unwrap()).success()),
+            ),
+            (
+                "acquire_untimed + record",
+                looped!(
+                    black_box(default.acquire_untimed().await.unwrap())
+                        .record(weir::core::Outcome::Success, latency)
+                ),
+            ),
+        ],
+    );
+}
+
+fn main() {
+    if std::env::var_os("PAIRED").is_some() {
+        paired_main();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
