@@ -17,7 +17,7 @@ use super::{LimitAlgorithm, Outcome, Quiet, Sample};
 use crate::{
     Acquire, AcquireError, OwnedPermit, Permit, Semaphore, TryAcquireError,
     rate::AutoClock,
-    sync::{AtomicU64, Mutex, Ordering, lock},
+    sync::{AtomicU32, AtomicU64, Mutex, Ordering, lock},
 };
 
 /// [`Quiet`] packed in one word, so a reader never mixes two versions: the
@@ -111,16 +111,32 @@ impl Latency {
 /// `AdaptiveLimiter<A>` coerces to `AdaptiveLimiter<dyn LimitAlgorithm>` behind an
 /// `Arc`, so code that does not care which algorithm runs can name one type.
 ///
+/// # Timing
+///
+/// A timed permit reads the clock twice (two TSC reads, about 20 ns on the VMs weir
+/// is benchmarked on: more than a whole uncontended semaphore acquire + release).
+/// By default the limiter spends that only where it is noise:
+///
+/// - while the work a permit guards takes **2 µs or more**, every permit is timed
+///   (the reads are at most 1 % of the work), so the algorithm sees every latency;
+/// - for shorter work, each thread times one permit in `n` and records the others
+///   with the last timed latency, `n` being the power of two that keeps the reads
+///   near 1 % of the work, at most 64 (`n` = 2 at 1 µs, 32 at 100 ns). Every
+///   timed sample sets `n` again, so work that slows down is timed every time again
+///   within `n` permits per thread. Outcomes are never sampled away: every success,
+///   overload and ignore reaches the algorithm.
+///
+/// [`time_every`](Self::time_every) times every permit whatever it costs;
+/// [`time_one_in`](Self::time_one_in) fixes the rate;
+/// [`acquire_untimed`](Self::acquire_untimed) reads no clock (you pass the
+/// latency); an algorithm that reads no latency (a loss-only [`Aimd`](super::Aimd):
+/// [`no_timeout`](super::AimdBuilder::no_timeout)) makes every permit untimed.
+///
 /// # Cost
 ///
 /// Next to a plain [`Semaphore`] acquire + release, a permit adds a lock-free
-/// in-flight read, a quiet check and a counter, plus its clock reads: two TSC reads
-/// for a timed permit (the default), about as much as the rest of the acquire +
-/// record together on the VM the benches ran on. The ways to read fewer:
-/// [`acquire_untimed`](Self::acquire_untimed) (you pass the latency), an
-/// algorithm that reads no latency (a loss-only [`Aimd`](super::Aimd):
-/// [`no_timeout`](super::AimdBuilder::no_timeout)), or sampling
-/// ([`time_one_in`](Self::time_one_in)).
+/// in-flight read, a quiet check and a counter, plus its clock reads (see
+/// [Timing](#timing)).
 ///
 /// # Examples
 ///
@@ -145,9 +161,10 @@ pub struct AdaptiveLimiter<A: ?Sized = dyn LimitAlgorithm> {
     quiet: QuietWord,
     clock: AutoClock,
     /// Which permits read the clock: none (0: the algorithm does not read latency,
-    /// [`LimitAlgorithm::reads_latency`], asked once), every one (1, the default) or
-    /// one in `timing` per thread ([`time_one_in`](Self::time_one_in)). One field,
-    /// so the default path tests one value.
+    /// [`LimitAlgorithm::reads_latency`], asked once), every one (1:
+    /// [`time_every`](Self::time_every)), one in `timing` per thread
+    /// ([`time_one_in`](Self::time_one_in)), or [`AUTO`] (the default): one in
+    /// [`Counters::auto_one_in`], set from the latencies measured.
     timing: u32,
     counters: Counters,
     algorithm: CacheLine<Mutex<State<A>>>,
@@ -164,6 +181,10 @@ struct Counters {
     /// (written only under [`AdaptiveLimiter::time_one_in`], one sample in `n`);
     /// [`NO_LATENCY`] before the first.
     last_latency: CacheLine<AtomicU64>,
+    /// Under [`AUTO`] timing: each thread times one permit in this many (1 to
+    /// [`AUTO_MAX_ONE_IN`]), written after a timed sample when its latency calls
+    /// for another rate (see [`auto_one_in`]).
+    auto_one_in: AtomicU32,
 }
 
 /// Count stripes: threads take them in turn.
@@ -185,6 +206,7 @@ impl Counters {
                 quiet_samples: AtomicU64::new(0),
             }),
             last_latency: CacheLine(AtomicU64::new(NO_LATENCY)),
+            auto_one_in: AtomicU32::new(1),
         }
     }
 
@@ -225,6 +247,26 @@ const UNTIMED: u64 = u64::MAX;
 
 /// [`Counters::last_latency`] before the first timed sample.
 const NO_LATENCY: u64 = u64::MAX;
+
+/// [`AdaptiveLimiter::timing`] of the default, automatic timing.
+const AUTO: u32 = u32::MAX;
+
+/// Under automatic timing, work that takes at least this long (ns) is timed every
+/// time: two clock reads (about 20 ns on the VMs weir is benchmarked on) are then
+/// at most 1 % of it.
+const AUTO_TIME_EVERY_NS: u64 = 2_000;
+
+/// Under automatic timing, the sparsest sampling: one permit in this many per thread.
+const AUTO_MAX_ONE_IN: u32 = 64;
+
+/// The sampling rate automatic timing picks after measuring `nanos`: the power of
+/// two that keeps two clock reads near 1 % of the work, between 1 and
+/// [`AUTO_MAX_ONE_IN`].
+fn auto_one_in(nanos: u64) -> u32 {
+    let one_in = AUTO_TIME_EVERY_NS.div_ceil(nanos.max(1));
+    // At most 2000, so the cast is exact.
+    (one_in as u32).next_power_of_two().min(AUTO_MAX_ONE_IN)
+}
 
 std::thread_local! {
     /// Timed permits this thread may still skip before it times one
@@ -326,7 +368,7 @@ impl<A: LimitAlgorithm> AdaptiveLimiter<A> {
             sem: semaphore,
             quiet: QuietWord::new(algorithm.quiet()),
             clock: AutoClock::new(),
-            timing: u32::from(algorithm.reads_latency()),
+            timing: if algorithm.reads_latency() { AUTO } else { 0 },
             counters: Counters::new(),
             algorithm: CacheLine(Mutex::new(State {
                 limit,
@@ -366,15 +408,16 @@ impl<A: LimitAlgorithm> AdaptiveLimiter<A> {
         self
     }
 
-    /// Opt-in latency sampling: of the timed permits ([`acquire`](Self::acquire),
+    /// Fixed latency sampling, instead of the automatic rate (see [Timing](#timing)):
+    /// of the timed permits ([`acquire`](Self::acquire),
     /// [`try_acquire`](Self::try_acquire) and their owned forms), each thread times
-    /// one in `n` (two clock reads) and the others read no clock at all. An untimed permit's outcome
-    /// is recorded with the latency of the limiter's last timed sample, so every
-    /// outcome still reaches the algorithm, with a latency that lags by up to
-    /// `n − 1` requests per thread; until the first timed sample, an untimed success
-    /// is recorded as an ignore (no made-up latency reaches the algorithm).
+    /// one in `n` (two clock reads) and the others read no clock at all. An untimed
+    /// permit's outcome is recorded with the latency of the limiter's last timed
+    /// sample, so every outcome still reaches the algorithm, with a latency that lags
+    /// by up to `n − 1` requests per thread; until the first timed sample, an untimed
+    /// success is recorded as an ignore (no made-up latency reaches the algorithm).
     /// [`elapsed`](AdaptivePermit::elapsed) is zero on an untimed permit. `n = 1`
-    /// (the default) times every permit.
+    /// times every permit, as [`time_every`](Self::time_every).
     ///
     /// A trade, not a free lunch: on the VM the benches ran on, the two TSC reads are
     /// about half the cost of a timed acquire + record, while an algorithm reacts to
@@ -403,7 +446,42 @@ impl<A: LimitAlgorithm> AdaptiveLimiter<A> {
     /// ```
     pub fn time_one_in(mut self, n: NonZeroU32) -> Self {
         if self.timing != 0 {
-            self.timing = n.get();
+            // `AUTO` is `u32::MAX`: a fixed rate that large is the same as auto's
+            // sparsest, so it is capped just below.
+            self.timing = n.get().min(AUTO - 1);
+        }
+        self
+    }
+
+    /// Times every permit, whatever the work costs: two clock reads per permit, even
+    /// where they are a large part of short work (the default samples short work, see
+    /// [Timing](#timing)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir_core::{AdaptiveLimiter, adaptive::Aimd};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let aimd = Aimd::builder().initial_limit(4).timeout(Duration::from_secs(1)).build().unwrap();
+    /// let limiter = AdaptiveLimiter::new(aimd).time_every();
+    /// for _ in 0..100 {
+    ///     // Work that takes no time (tokio's clock is paused): by default only some
+    ///     // of these would be timed, and so, for a while, would later slow ones.
+    ///     limiter.acquire().await.unwrap().success();
+    /// }
+    /// let slow = limiter.acquire().await.unwrap();
+    /// tokio::time::sleep(Duration::from_secs(2)).await;
+    /// assert_eq!(slow.elapsed(), Duration::from_secs(2));
+    /// slow.success(); // a timeout at once: ⌊4 × 0.9⌋
+    /// assert_eq!(limiter.limit(), 3);
+    /// # }
+    /// ```
+    pub fn time_every(mut self) -> Self {
+        if self.timing != 0 {
+            self.timing = 1;
         }
         self
     }
@@ -813,11 +891,16 @@ impl Ticket {
         }
     }
 
-    /// [`new`](Self::new)'s start under [`AdaptiveLimiter::time_one_in`] (out of
-    /// line: the default path stays small enough to inline).
+    /// [`new`](Self::new)'s start under sampling, automatic (the default) or
+    /// [`AdaptiveLimiter::time_one_in`]. Out of line: inlined, it cost every path
+    /// (even the untimed ones) registers, about 0.9x a semaphore operation more.
     #[inline(never)]
     fn sampled_start<A: LimitAlgorithm + ?Sized>(limiter: &AdaptiveLimiter<A>) -> u64 {
-        if pick(limiter.timing) {
+        let one_in = match limiter.timing {
+            AUTO => limiter.counters.auto_one_in.load(Ordering::Relaxed),
+            one_in => one_in,
+        };
+        if one_in == 1 || pick(one_in) {
             limiter.clock.ticks()
         } else {
             UNTIMED
@@ -866,10 +949,15 @@ impl Ticket {
     #[inline(never)]
     fn sampled_nanos<A: LimitAlgorithm + ?Sized>(self, limiter: &AdaptiveLimiter<A>) -> u64 {
         let nanos = self.elapsed_nanos(limiter);
-        limiter
-            .counters
-            .last_latency
-            .store(nanos, Ordering::Relaxed);
+        let counters = &limiter.counters;
+        counters.last_latency.store(nanos, Ordering::Relaxed);
+        if limiter.timing == AUTO {
+            let one_in = auto_one_in(nanos);
+            // Written only on a change, so a steady workload never writes it.
+            if counters.auto_one_in.load(Ordering::Relaxed) != one_in {
+                counters.auto_one_in.store(one_in, Ordering::Relaxed);
+            }
+        }
         nanos
     }
 }
@@ -1337,6 +1425,63 @@ mod tests {
         drop(permits);
         let snap = limiter.snapshot();
         assert_eq!((snap.samples, snap.ignored, snap.in_flight), (4, 3, 0));
+    }
+
+    #[test]
+    fn automatic_timing_keeps_two_clock_reads_near_one_percent_of_the_work() {
+        let rates: Vec<u32> = [0, 31, 100, 500, 1_000, 1_999, 2_000, 1_000_000_000]
+            .map(auto_one_in)
+            .into();
+        assert_eq!(rates, [64, 64, 32, 4, 2, 2, 1, 1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn automatic_timing_samples_short_work_and_times_slow_work_again() {
+        let aimd = Aimd::builder()
+            .initial_limit(10)
+            .timeout(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        let limiter = AdaptiveLimiter::new(aimd);
+        assert_eq!(limiter.timing, AUTO);
+        // Work that takes no time (paused clock): after the first timed one, one
+        // permit in 64 per thread is timed.
+        let first = limiter.acquire().await.unwrap();
+        assert_eq!(limiter.counters.auto_one_in.load(Ordering::Relaxed), 1);
+        first.success();
+        assert_eq!(limiter.counters.auto_one_in.load(Ordering::Relaxed), 64);
+        let timed = (0..128)
+            .map(|_| limiter.try_acquire().unwrap().ticket.start != UNTIMED)
+            .filter(|&timed| timed)
+            .count();
+        assert_eq!(timed, 2);
+        // The work slows to 2 s (past AIMD's 1 s timeout). Untimed permits stand in
+        // the last timed latency (0) until this thread's next timed one, within 64.
+        let mut slow = 0;
+        while limiter.limit() == 10 {
+            let permit = limiter.acquire().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            permit.success();
+            slow += 1;
+            assert!(slow <= 64, "a slow permit was timed within 64");
+        }
+        assert_eq!(limiter.limit(), 9);
+        // From there every permit is timed again, and every one is a timeout.
+        assert_eq!(limiter.counters.auto_one_in.load(Ordering::Relaxed), 1);
+        for limit in [8, 7, 6] {
+            let permit = limiter.acquire().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!(permit.elapsed(), Duration::from_secs(2));
+            permit.success();
+            assert_eq!(limiter.limit(), limit);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn time_every_times_short_work_too() {
+        let limiter = AdaptiveLimiter::new(Aimd::new()).time_every();
+        assert_eq!(limiter.timing, 1);
+        assert!((0..128).all(|_| limiter.try_acquire().unwrap().ticket.start != UNTIMED));
     }
 
     #[tokio::test(start_paused = true)]
