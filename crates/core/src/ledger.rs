@@ -275,6 +275,7 @@ impl Semaphore {
     }
 
     /// Permits held right now (lock held, or a racy snapshot without it).
+    #[inline]
     pub(crate) fn held(&self, state: usize) -> usize {
         let capacity = self.capacity.load(Ordering::Relaxed);
         let debt = self.debt.load(Ordering::Relaxed);

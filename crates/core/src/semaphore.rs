@@ -456,6 +456,8 @@ impl Semaphore {
     /// let _a = sem.try_acquire_many(2).unwrap();
     /// assert_eq!(sem.in_use(), 2);
     /// ```
+    // Inlined: an adaptive permit reads it on every acquire.
+    #[inline]
     pub fn in_use(&self) -> usize {
         self.held(self.state.load(Ordering::Acquire))
     }
