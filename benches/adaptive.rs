@@ -8,14 +8,16 @@
 //!   paused-time tests.
 //! - `adaptive`: an `AdaptiveLimiter` (AIMD) acquire + record against a plain weir
 //!   `Semaphore` acquire + release. Target: ≤ 1.5×. `success` is the default
-//!   (AIMD with its 5 s timeout, every permit timed: two TSC reads through quanta,
+//!   (AIMD with its 5 s timeout, automatic timing: this loop's work takes no time,
+//!   so each thread times one permit in 64 and stands in the last latency for the
+//!   rest). `success_time_every` times every permit (two TSC reads through quanta,
 //!   about half its cost on the AMD EPYC VM this was tuned on, where a bare read
-//!   loop runs at ~10 ns a read), `success_tokio_clock` the same on tokio's clock
-//!   (two `clock_gettime`s). `untimed` reads no clock (the caller passes the
+//!   loop runs at ~10 ns a read): what the default does for work of 2 µs or more,
+//!   where the reads are noise. `success_tokio_clock` is the default on tokio's
+//!   clock (`clock_gettime`). `untimed` reads no clock (the caller passes the
 //!   latency), nor does `no_timeout` (a loss-only AIMD reads no latency, so its
-//!   permits are not timed); `record_latency` reads it once (at the acquire).
-//!   `success_time_one_in_16` is the opt-in sampling (`time_one_in`): one permit in
-//!   16 is timed.
+//!   permits are not timed); `record_latency` passes its latency.
+//!   `success_time_one_in_16` is a fixed sampling rate (`time_one_in`).
 //!
 //! Run: `cargo bench --bench adaptive` (add `-- --quick` for a fast pass).
 //!
@@ -188,6 +190,25 @@ fn adaptive(c: &mut Criterion) {
             })
         })
     });
+    let every = AdaptiveLimiter::new(
+        Aimd::builder()
+            .initial_limit(64)
+            .max_limit(64)
+            .build()
+            .unwrap(),
+    )
+    .time_every();
+    group.bench_function("adaptive_acquire_success_time_every", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters * OPS {
+                    black_box(every.acquire().await.unwrap()).success();
+                }
+                start.elapsed()
+            })
+        })
+    });
     let sampled = AdaptiveLimiter::new(
         Aimd::builder()
             .initial_limit(64)
@@ -324,6 +345,7 @@ fn paired_main() {
     let default = AdaptiveLimiter::new(aimd(true));
     let sampled =
         AdaptiveLimiter::new(aimd(true)).time_one_in(std::num::NonZeroU32::new(16).unwrap());
+    let every = AdaptiveLimiter::new(aimd(true)).time_every();
     let lossy = AdaptiveLimiter::new(aimd(false));
     // `N` ops of `$op` in one `block_on`, as the criterion loops above: ns per op.
     macro_rules! looped {
@@ -362,6 +384,10 @@ fn paired_main() {
             (
                 "success, time_one_in(16)",
                 looped!(black_box(sampled.acquire().await.unwrap()).success()),
+            ),
+            (
+                "success, time_every (every permit timed)",
+                looped!(black_box(every.acquire().await.unwrap()).success()),
             ),
             (
                 "success, no_timeout (loss-only AIMD)",
