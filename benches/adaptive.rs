@@ -45,6 +45,10 @@ use weir::core::{
     rate::{AutoClock, ManualClock, StdClock, TokioClock},
 };
 
+#[path = "support/paired.rs"]
+mod paired;
+use paired::paired;
+
 /// Checks per measured iteration.
 const OPS: u64 = 1_000;
 
@@ -272,38 +276,6 @@ fn per_op(ops: u64, mut op: impl FnMut()) -> f64 {
         op();
     }
     start.elapsed().as_nanos() as f64 / ops as f64
-}
-
-/// `values[q]` of the sorted values.
-fn quantile(values: &mut [f64], q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[((values.len() - 1) as f64 * q).round() as usize]
-}
-
-/// Each contender against the baseline (the first), paired per repetition.
-fn paired(group: &str, reps: usize, contenders: &mut [(&str, &mut dyn FnMut() -> f64)]) {
-    let mut ratios = vec![Vec::with_capacity(reps); contenders.len()];
-    let mut base = Vec::with_capacity(reps);
-    for rep in 0..reps {
-        let mut ns = vec![0.0; contenders.len()];
-        for i in 0..contenders.len() {
-            let i = (i + rep) % contenders.len();
-            ns[i] = (contenders[i].1)();
-        }
-        base.push(ns[0]);
-        for (ratios, ns) in ratios.iter_mut().zip(&ns) {
-            ratios.push(ns / base[rep]);
-        }
-    }
-    println!(
-        "{group}: baseline {} median {:.2} ns/op; ratios p25 / p50 / p75 over {reps} paired repetitions",
-        contenders[0].0,
-        quantile(&mut base, 0.5)
-    );
-    for ((name, _), ratios) in contenders.iter().zip(&mut ratios).skip(1) {
-        let [p25, p50, p75] = [0.25, 0.5, 0.75].map(|q| quantile(ratios, q));
-        println!("  {name:<42} {p25:.2} / {p50:.2} / {p75:.2}");
-    }
 }
 
 fn paired_main() {

@@ -33,16 +33,26 @@
 //!
 //! Run: `cargo bench --bench pool -- --warm-up-time 1 --measurement-time 3`
 //! (about 8 minutes: every group runs 10 samples).
+//!
+//! `PAIRED=1 cargo bench --bench pool` measures `trivial` (without JoinSet, with
+//! `PAIRED_JOBS` jobs a run, default 100k) and `keyed` in pairs instead: every
+//! repetition runs each contender back to back and takes its ratio to the baseline
+//! within the repetition (`REPS=n`, default 20), which keeps the ratios steady while
+//! the host's CPU steal comes and goes.
 
 use std::{future::Future, hint::black_box, pin::Pin, sync::Arc, time::Duration};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use tokio::{
     runtime::{Builder, Runtime},
     sync::{Semaphore, mpsc, oneshot},
     task::JoinSet,
 };
 use weir::pool::Pool;
+
+#[path = "support/paired.rs"]
+mod paired;
+use paired::paired;
 
 const TRIVIAL_JOBS: u64 = 1_000_000;
 const SLEEP_JOBS: u64 = 10_000;
@@ -259,4 +269,74 @@ fn keyed(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench, keyed);
-criterion_main!(benches);
+
+/// `PAIRED=1`: the trivial and keyed loops in pairs, ns per job.
+fn paired_main() {
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(default)
+    };
+    let reps = env("REPS", 20) as usize;
+    let load = Load {
+        jobs: env("PAIRED_JOBS", 100_000),
+        concurrency: 4,
+        make: trivial,
+    };
+    let rt = runtime();
+    let expected = load.jobs * (load.jobs - 1) / 2;
+    // One run of `$run` (a future giving the sum of the jobs' results): ns per job.
+    macro_rules! per_job {
+        ($jobs:expr, $expected:expr, $run:expr) => {
+            &mut || {
+                let start = std::time::Instant::now();
+                assert_eq!(rt.block_on($run), $expected);
+                start.elapsed().as_nanos() as f64 / $jobs as f64
+            }
+        };
+    }
+    paired(
+        "pool/trivial, ns per job",
+        reps,
+        &mut [
+            (
+                "async_channel",
+                per_job!(load.jobs, expected, async_channel_workers(load)),
+            ),
+            ("weir", per_job!(load.jobs, expected, weir_pool(load))),
+            (
+                "mpsc_spawn",
+                per_job!(load.jobs, expected, mpsc_spawn(load)),
+            ),
+        ],
+    );
+    let keyed_expected = KEYED_JOBS * (KEYED_JOBS - 1) / 2;
+    paired(
+        "pool/keyed, ns per job",
+        reps,
+        &mut [
+            (
+                "unkeyed",
+                per_job!(KEYED_JOBS, keyed_expected, weir_keyed(0)),
+            ),
+            (
+                "keyed_1",
+                per_job!(KEYED_JOBS, keyed_expected, weir_keyed(1)),
+            ),
+            (
+                "keyed_16",
+                per_job!(KEYED_JOBS, keyed_expected, weir_keyed(16)),
+            ),
+        ],
+    );
+}
+
+fn main() {
+    if std::env::var_os("PAIRED").is_some() {
+        paired_main();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
