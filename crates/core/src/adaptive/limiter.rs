@@ -268,11 +268,21 @@ fn auto_one_in(nanos: u64) -> u32 {
     (one_in as u32).next_power_of_two().min(AUTO_MAX_ONE_IN)
 }
 
+#[cfg(not(loom))]
 std::thread_local! {
-    /// Timed permits this thread may still skip before it times one
-    /// ([`AdaptiveLimiter::time_one_in`]).
+    /// Timed permits this thread may still skip before it times one (automatic
+    /// timing, [`AdaptiveLimiter::time_one_in`]).
     static SKIP: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
 
+// Under loom the model's threads share one OS thread, and a `std` thread-local
+// would carry the countdown from one explored execution into the next.
+#[cfg(loom)]
+loom::thread_local! {
+    static SKIP: std::cell::Cell<u32> = std::cell::Cell::new(0);
+}
+
+std::thread_local! {
     /// This thread's [`Counters`] stripe.
     static STRIPE: usize =
         NEXT_STRIPE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
@@ -953,8 +963,10 @@ impl Ticket {
         counters.last_latency.store(nanos, Ordering::Relaxed);
         if limiter.timing == AUTO {
             let one_in = auto_one_in(nanos);
-            // Written only on a change, so a steady workload never writes it.
-            if counters.auto_one_in.load(Ordering::Relaxed) != one_in {
+            // Written only on a change, so a steady workload never writes it. (Under
+            // loom always: the clock is real time, and whether a store happens must
+            // not depend on it, or the model's executions would differ.)
+            if cfg!(loom) || counters.auto_one_in.load(Ordering::Relaxed) != one_in {
                 counters.auto_one_in.store(one_in, Ordering::Relaxed);
             }
         }
