@@ -33,16 +33,19 @@
 
 mod aimd;
 mod algorithm;
+mod counters;
 mod gradient;
 mod limiter;
+mod permit;
+mod quiet;
+mod timing;
 mod vegas;
 mod windowed;
 
 pub use aimd::{Aimd, AimdBuilder};
 pub use algorithm::{Fixed, LimitAlgorithm, Outcome, Quiet, Sample};
 pub use gradient::{Gradient, GradientBuilder};
-pub use limiter::{
-    AdaptiveLimiter, AdaptivePermit, LimiterSnapshot, OwnedAdaptivePermit, UntimedPermit,
-};
+pub use limiter::{AdaptiveLimiter, LimiterSnapshot};
+pub use permit::{AdaptivePermit, OwnedAdaptivePermit, UntimedPermit};
 pub use vegas::{Vegas, VegasBuilder};
 pub use windowed::{Aggregation, Windowed, WindowedBuilder};
