@@ -166,7 +166,7 @@ impl Ticket {
                     let clock = &limiter.clock;
                     clock.ticks_to_nanos(self.start, clock.ticks())
                 }
-                // Under `time_one_in`: an untimed permit stands in the last
+                // Sampling (automatic or fixed): an untimed permit stands in the last
                 // timed latency; a timed one measures (out of line) and keeps it.
                 _ if self.start == UNTIMED => limiter.counters.last_latency.load(Ordering::Relaxed),
                 _ => self.sampled_nanos(limiter),
@@ -175,7 +175,8 @@ impl Ticket {
     }
 
     /// [`latency`](Self::latency) of a timed permit under
-    /// [`AdaptiveLimiter::time_one_in`] (out of line: one permit in `n`).
+    /// sampling, automatic or [`AdaptiveLimiter::time_one_in`] (out of line: one
+    /// permit in `n`); under automatic timing it also sets the next rate.
     #[cold]
     #[inline(never)]
     fn sampled_nanos<A: LimitAlgorithm + ?Sized>(self, limiter: &AdaptiveLimiter<A>) -> u64 {
