@@ -333,10 +333,5 @@ fn paired_main() {
 }
 
 fn main() {
-    if std::env::var_os("PAIRED").is_some() {
-        paired_main();
-        return;
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    paired::main(benches, paired_main);
 }

@@ -25,7 +25,7 @@ fn multi_thread() -> Runtime {
 
 #[path = "support/sem.rs"]
 mod sem;
-use sem::Sem;
+use sem::{Sem, contend};
 
 fn uncontended<S: Sem>(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
     let rt = current_thread();
@@ -66,23 +66,7 @@ fn contended<S: Sem>(
     g.bench_function(BenchmarkId::new(label, S::NAME), |b| {
         b.iter(|| {
             let sem = Arc::new(S::new(permits));
-            rt.block_on(async {
-                let handles: Vec<_> = (0..tasks)
-                    .map(|task| {
-                        let sem = sem.clone();
-                        tokio::spawn(async move {
-                            for round in 0..rounds {
-                                let permit = sem.acquire(weight(task + round)).await;
-                                tokio::task::yield_now().await;
-                                drop(permit);
-                            }
-                        })
-                    })
-                    .collect();
-                for handle in handles {
-                    handle.await.unwrap();
-                }
-            })
+            rt.block_on(contend(sem, tasks, rounds, weight))
         })
     });
 }

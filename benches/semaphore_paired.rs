@@ -21,7 +21,7 @@ use tokio::runtime::Builder;
     reason = "the paired runs use only `acquire`; `benches/semaphore.rs` uses the rest"
 )]
 mod sem;
-use sem::Sem;
+use sem::{Sem, contend};
 
 /// One contended shape: `tasks` tasks each acquire `rounds` times on `permits`
 /// permits, yielding while they hold.
@@ -65,23 +65,8 @@ const SHAPES: [Shape; 3] = [
 /// Runs `shape` once on a fresh semaphore; returns nanoseconds per acquire.
 async fn run_once<S: Sem>(shape: &Shape) -> f64 {
     let sem = Arc::new(S::new(shape.permits));
-    let (rounds, weight) = (shape.rounds, shape.weight);
     let start = Instant::now();
-    let tasks: Vec<_> = (0..shape.tasks)
-        .map(|task| {
-            let sem = sem.clone();
-            tokio::spawn(async move {
-                for round in 0..rounds {
-                    let permit = sem.acquire(weight(task + round)).await;
-                    tokio::task::yield_now().await;
-                    drop(permit);
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    contend(sem, shape.tasks, shape.rounds, shape.weight).await;
     start.elapsed().as_nanos() as f64 / (shape.tasks * shape.rounds) as f64
 }
 

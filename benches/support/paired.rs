@@ -35,3 +35,15 @@ pub(crate) fn paired(group: &str, reps: usize, contenders: &mut [(&str, &mut dyn
         println!("  {name:<42} {p25:.2} / {p50:.2} / {p75:.2}");
     }
 }
+
+/// A bench's `main`: the paired runs under `PAIRED=1`, criterion's otherwise.
+pub(crate) fn main(criterion_benches: fn(), paired_runs: fn()) {
+    if std::env::var_os("PAIRED").is_some() {
+        paired_runs();
+        return;
+    }
+    criterion_benches();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+}

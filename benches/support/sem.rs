@@ -49,3 +49,28 @@ impl Sem for async_lock::Semaphore {
         async_lock::Semaphore::try_acquire(self)
     }
 }
+
+/// `tasks` tasks each acquire (weight `weight(task + round)`) and release `rounds`
+/// times on `sem`, yielding while they hold; returns when all are done.
+pub(crate) async fn contend<S: Sem>(
+    sem: std::sync::Arc<S>,
+    tasks: usize,
+    rounds: usize,
+    weight: fn(usize) -> usize,
+) {
+    let handles: Vec<_> = (0..tasks)
+        .map(|task| {
+            let sem = sem.clone();
+            tokio::spawn(async move {
+                for round in 0..rounds {
+                    let permit = sem.acquire(weight(task + round)).await;
+                    tokio::task::yield_now().await;
+                    drop(permit);
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.unwrap();
+    }
+}
