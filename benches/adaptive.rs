@@ -127,143 +127,79 @@ fn gcra(c: &mut Criterion) {
     group.finish();
 }
 
+/// The AIMD every adaptive loop uses: limit 64 (never reached), with its default
+/// 5 s timeout or loss-only.
+fn aimd(timeout: bool) -> Aimd {
+    let aimd = Aimd::builder().initial_limit(64).max_limit(64);
+    if timeout { aimd } else { aimd.no_timeout() }
+        .build()
+        .unwrap()
+}
+
 fn adaptive(c: &mut Criterion) {
     let mut group = c.benchmark_group("adaptive");
     group.throughput(criterion::Throughput::Elements(OPS));
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-
+    // A benchmark of `iters * OPS` runs of `$op` in one `block_on`.
+    macro_rules! looped {
+        ($name:expr, $op:expr) => {
+            group.bench_function($name, |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters * OPS {
+                            $op;
+                        }
+                        start.elapsed()
+                    })
+                })
+            })
+        };
+    }
+    let latency = Duration::from_millis(1);
     let sem = Semaphore::new(64);
-    group.bench_function("semaphore_acquire_release", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters * OPS {
-                    drop(black_box(sem.acquire().await.unwrap()));
-                }
-                start.elapsed()
-            })
-        })
-    });
-    let aimd = Aimd::builder()
-        .initial_limit(64)
-        .max_limit(64)
-        .build()
-        .unwrap();
-    let limiter = AdaptiveLimiter::new(aimd);
-    group.bench_function("adaptive_acquire_success", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters * OPS {
-                    black_box(limiter.acquire().await.unwrap()).success();
-                }
-                start.elapsed()
-            })
-        })
-    });
-    group.bench_function("adaptive_acquire_record_latency", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters * OPS {
-                    black_box(limiter.acquire().await.unwrap())
-                        .record_latency(weir::core::Outcome::Success, Duration::from_millis(1));
-                }
-                start.elapsed()
-            })
-        })
-    });
-    let on_tokio = AdaptiveLimiter::new(
-        Aimd::builder()
-            .initial_limit(64)
-            .max_limit(64)
-            .build()
-            .unwrap(),
-    )
-    .on_clock(AutoClock::tokio());
-    group.bench_function("adaptive_acquire_success_tokio_clock", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters * OPS {
-                    black_box(on_tokio.acquire().await.unwrap()).success();
-                }
-                start.elapsed()
-            })
-        })
-    });
-    let every = AdaptiveLimiter::new(
-        Aimd::builder()
-            .initial_limit(64)
-            .max_limit(64)
-            .build()
-            .unwrap(),
-    )
-    .time_every();
-    group.bench_function("adaptive_acquire_success_time_every", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters * OPS {
-                    black_box(every.acquire().await.unwrap()).success();
-                }
-                start.elapsed()
-            })
-        })
-    });
-    let sampled = AdaptiveLimiter::new(
-        Aimd::builder()
-            .initial_limit(64)
-            .max_limit(64)
-            .build()
-            .unwrap(),
-    )
-    .time_one_in(std::num::NonZeroU32::new(16).unwrap());
-    group.bench_function("adaptive_acquire_success_time_one_in_16", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters * OPS {
-                    black_box(sampled.acquire().await.unwrap()).success();
-                }
-                start.elapsed()
-            })
-        })
-    });
+    let limiter = AdaptiveLimiter::new(aimd(true));
+    let on_tokio = AdaptiveLimiter::new(aimd(true)).on_clock(AutoClock::tokio());
+    let every = AdaptiveLimiter::new(aimd(true)).time_every();
+    let sampled = AdaptiveLimiter::new(aimd(true)).time_one_in(NonZeroU32::new(16).unwrap());
     // Loss-only AIMD: reads no latency, so its permits read no clock.
-    let lossy = AdaptiveLimiter::new(
-        Aimd::builder()
-            .initial_limit(64)
-            .max_limit(64)
-            .no_timeout()
-            .build()
-            .unwrap(),
+    let lossy = AdaptiveLimiter::new(aimd(false));
+    looped!(
+        "semaphore_acquire_release",
+        drop(black_box(sem.acquire().await.unwrap()))
     );
-    group.bench_function("adaptive_no_timeout_acquire_success", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters * OPS {
-                    black_box(lossy.acquire().await.unwrap()).success();
-                }
-                start.elapsed()
-            })
-        })
-    });
-    group.bench_function("adaptive_untimed_acquire_record", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters * OPS {
-                    black_box(limiter.acquire_untimed().await.unwrap())
-                        .record(weir::core::Outcome::Success, Duration::from_millis(1));
-                }
-                start.elapsed()
-            })
-        })
-    });
+    looped!(
+        "adaptive_acquire_success",
+        black_box(limiter.acquire().await.unwrap()).success()
+    );
+    looped!(
+        "adaptive_acquire_record_latency",
+        black_box(limiter.acquire().await.unwrap())
+            .record_latency(weir::core::Outcome::Success, latency)
+    );
+    looped!(
+        "adaptive_acquire_success_tokio_clock",
+        black_box(on_tokio.acquire().await.unwrap()).success()
+    );
+    looped!(
+        "adaptive_acquire_success_time_every",
+        black_box(every.acquire().await.unwrap()).success()
+    );
+    looped!(
+        "adaptive_acquire_success_time_one_in_16",
+        black_box(sampled.acquire().await.unwrap()).success()
+    );
+    looped!(
+        "adaptive_no_timeout_acquire_success",
+        black_box(lossy.acquire().await.unwrap()).success()
+    );
+    looped!(
+        "adaptive_untimed_acquire_record",
+        black_box(limiter.acquire_untimed().await.unwrap())
+            .record(weir::core::Outcome::Success, latency)
+    );
     group.finish();
 }
 
@@ -307,16 +243,9 @@ fn paired_main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let aimd = |timeout: bool| {
-        let aimd = Aimd::builder().initial_limit(64).max_limit(64);
-        if timeout { aimd } else { aimd.no_timeout() }
-            .build()
-            .unwrap()
-    };
     let sem = Semaphore::new(64);
     let default = AdaptiveLimiter::new(aimd(true));
-    let sampled =
-        AdaptiveLimiter::new(aimd(true)).time_one_in(std::num::NonZeroU32::new(16).unwrap());
+    let sampled = AdaptiveLimiter::new(aimd(true)).time_one_in(NonZeroU32::new(16).unwrap());
     let every = AdaptiveLimiter::new(aimd(true)).time_every();
     let lossy = AdaptiveLimiter::new(aimd(false));
     // `N` ops of `$op` in one `block_on`, as the criterion loops above: ns per op.
