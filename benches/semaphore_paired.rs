@@ -8,6 +8,11 @@
 //! back on the same runtime, each ratio is taken within one repetition, and the report
 //! gives the quartiles of those paired ratios.
 //!
+//! For the shape where nobody waits (8 tasks on 64 permits) the same loop also runs
+//! with no semaphore at all: that is the cost of the tokio scheduler alone (spawn,
+//! `yield_now`, join), which no semaphore can go below. The report then gives each
+//! semaphore's own cost above that floor, which is what the semaphore controls.
+//!
 //! Run: `cargo bench --bench semaphore_paired` (`REPS=n` sets the repetitions,
 //! default 300). Under `cargo test --benches` it makes 3 repetitions as a smoke test.
 
@@ -33,6 +38,22 @@ struct Shape {
     weight: fn(usize) -> usize,
     /// async-lock has no weighted acquire.
     with_async_lock: bool,
+    /// Also run the loop with no semaphore (only meaningful where nobody waits).
+    with_floor: bool,
+}
+
+/// The loop without a semaphore: every acquire succeeds at once and holds nothing.
+struct NoSemaphore;
+
+impl Sem for NoSemaphore {
+    const NAME: &'static str = "no semaphore";
+    fn new(_permits: usize) -> Self {
+        NoSemaphore
+    }
+    async fn acquire(&self, _n: usize) -> impl Send + '_ {}
+    fn try_acquire(&self) -> Option<impl Sized + '_> {
+        Some(())
+    }
 }
 
 const SHAPES: [Shape; 3] = [
@@ -43,6 +64,7 @@ const SHAPES: [Shape; 3] = [
         rounds: 50,
         weight: |_| 1,
         with_async_lock: true,
+        with_floor: false,
     },
     Shape {
         label: "8_tasks_64_permits",
@@ -51,6 +73,7 @@ const SHAPES: [Shape; 3] = [
         rounds: 400,
         weight: |_| 1,
         with_async_lock: true,
+        with_floor: true,
     },
     Shape {
         label: "mixed_weights_32_tasks_8_permits",
@@ -59,6 +82,7 @@ const SHAPES: [Shape; 3] = [
         rounds: 50,
         weight: |i| 1 + i % 4,
         with_async_lock: false,
+        with_floor: false,
     },
 ];
 
@@ -114,6 +138,28 @@ fn report(label: &str, weir: &mut [f64], tokio: &mut [f64], async_lock: &mut [f6
     }
 }
 
+/// For runs paired with the no-semaphore loop: its time, its share of tokio's, and
+/// weir's cost above it relative to tokio's cost above it (all paired quartiles).
+fn floor_report(floor: &[f64], weir: &[f64], tokio: &[f64]) -> Option<String> {
+    if floor.is_empty() {
+        return None;
+    }
+    let mut times = floor.to_vec();
+    let mut share: Vec<f64> = floor.iter().zip(tokio).map(|(f, t)| f / t).collect();
+    let mut above: Vec<f64> = (floor.iter().zip(weir).zip(tokio))
+        .map(|((f, w), t)| (w - f) / (t - f))
+        .collect();
+    let [t25, t50, t75] = quartiles(&mut times);
+    let [s25, s50, s75] = quartiles(&mut share);
+    let [a25, a50, a75] = quartiles(&mut above);
+    Some(format!(
+        "  {:<12} ns/op {t25:7.1} {t50:7.1} {t75:7.1}\n  \
+         no semaphore / tokio  {s25:.2} {s50:.2} {s75:.2}  (the scheduler's share)\n  \
+         weir / tokio above it {a25:.2} {a50:.2} {a75:.2}  (the semaphores' own cost)",
+        NoSemaphore::NAME
+    ))
+}
+
 /// The `q`-quantile of `values` (sorted in place).
 fn quantile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -157,6 +203,7 @@ fn main() {
     report("try_acquire", &mut weir, &mut tokio, &mut async_lock);
     for shape in &SHAPES {
         let (mut weir, mut tokio, mut async_lock) = (Vec::new(), Vec::new(), Vec::new());
+        let mut floor = Vec::new();
         rt.block_on(async {
             for _ in 0..reps {
                 weir.push(run_once::<weir::Semaphore>(shape).await);
@@ -164,9 +211,16 @@ fn main() {
                 if shape.with_async_lock {
                     async_lock.push(run_once::<async_lock::Semaphore>(shape).await);
                 }
+                if shape.with_floor {
+                    floor.push(run_once::<NoSemaphore>(shape).await);
+                }
             }
         });
         let label = format!("contended {} (2 workers)", shape.label);
+        let above_floor = floor_report(&floor, &weir, &tokio);
         report(&label, &mut weir, &mut tokio, &mut async_lock);
+        if let Some(lines) = above_floor {
+            println!("{lines}");
+        }
     }
 }
