@@ -327,7 +327,12 @@ impl Queue {
         };
         drop(inner);
         room.give_back(&self.slots);
-        next.into_iter().chain(exit).for_each(Waker::wake);
+        if let Some(next) = next {
+            next.wake();
+        }
+        if !exit.is_empty() {
+            exit.into_iter().for_each(Waker::wake);
+        }
         Ok((entry, permit))
     }
 

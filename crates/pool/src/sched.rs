@@ -439,6 +439,14 @@ impl Sched {
         if self.queued == 0 {
             return None;
         }
+        if self.in_use.is_empty() {
+            // One class: nothing is owed to another, so the head may start if the
+            // budget has its weight.
+            let (slot, weight) = self.candidate(0);
+            let permit = budget.try_acquire_many(weight).ok()?;
+            let (entry, room) = self.take(slot, weight);
+            return Some((entry, permit, room));
+        }
         let free = budget.available();
         let owed_total: usize = self
             .classes
