@@ -193,12 +193,17 @@ struct Fates {
     evicted: AtomicU64,
 }
 
+/// Fate stripes: each worker counts on stripe `worker id % FATE_STRIPES`, so the
+/// workers do not pass one counter line back and forth on every job; a snapshot
+/// sums the stripes.
+const FATE_STRIPES: usize = 8;
+
 /// The pool's counters. All monotonic; the gauges (`queued`, `running`) are
 /// derived, which is what makes every snapshot add up.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     submit: Padded<Submitted>,
-    fates: Padded<Fates>,
+    fates: [Padded<Fates>; FATE_STRIPES],
 }
 
 /// The monotonic counters at one moment.
@@ -244,12 +249,19 @@ impl Counters {
         });
     }
 
-    pub(crate) fn started(&self) {
-        bump(&self.fates.0.started);
+    /// The fate counters of `stripe` (any number: it is taken modulo the stripes).
+    fn fates(&self, stripe: usize) -> &Fates {
+        &self.fates[stripe % FATE_STRIPES].0
     }
 
-    pub(crate) fn finished(&self, outcome: Outcome) {
-        let f = &self.fates.0;
+    /// Counts a start, on worker `stripe`'s counters.
+    pub(crate) fn started(&self, stripe: usize) {
+        bump(&self.fates(stripe).started);
+    }
+
+    /// Counts the end of a started job, on worker `stripe`'s counters.
+    pub(crate) fn finished(&self, stripe: usize, outcome: Outcome) {
+        let f = self.fates(stripe);
         bump(match outcome {
             Outcome::Completed => &f.completed,
             Outcome::Failed => &f.failed,
@@ -259,8 +271,10 @@ impl Counters {
         });
     }
 
+    /// Counts a job that ended without starting, always on stripe 0 (which
+    /// [`queued`](Self::queued) relies on): these come from any thread, and are rare.
     pub(crate) fn dropped(&self, reason: DropReason) {
-        let f = &self.fates.0;
+        let f = self.fates(0);
         match reason {
             DropReason::Cancelled => bump(&f.cancelled_queued),
             DropReason::Closed => bump(&f.dropped),
@@ -273,23 +287,31 @@ impl Counters {
         }
     }
 
+    /// The sum of one fate counter over the stripes.
+    fn sum(&self, counter: impl Fn(&Fates) -> &AtomicU64) -> u64 {
+        self.fates
+            .iter()
+            .map(|f| counter(&f.0).load(Ordering::Acquire))
+            .sum()
+    }
+
     /// Reads every counter such that the derived gauges are never negative: fates
-    /// first, then starts, then submissions. A job's submission happens before its
-    /// start, which happens before its fate, so whatever fate this load sees, the
-    /// later loads see the events that preceded it.
+    /// first (every stripe), then starts, then submissions. A job's submission
+    /// happens before its start, which happens before its fate, so whatever fate
+    /// these loads see (on whichever stripe), the later loads see the events that
+    /// preceded it.
     pub(crate) fn snapshot(&self) -> Snapshot {
-        let f = &self.fates.0;
         let s = &self.submit.0;
         let load = |c: &AtomicU64| c.load(Ordering::Acquire);
-        let evicted = load(&f.evicted);
-        let dropped = load(&f.dropped);
-        let completed = load(&f.completed);
-        let failed = load(&f.failed);
-        let panicked = load(&f.panicked);
-        let timed_out = load(&f.timed_out);
-        let cancelled_running = load(&f.cancelled_running);
-        let cancelled_queued = load(&f.cancelled_queued);
-        let started = load(&f.started);
+        let evicted = self.sum(|f| &f.evicted);
+        let dropped = self.sum(|f| &f.dropped);
+        let completed = self.sum(|f| &f.completed);
+        let failed = self.sum(|f| &f.failed);
+        let panicked = self.sum(|f| &f.panicked);
+        let timed_out = self.sum(|f| &f.timed_out);
+        let cancelled_running = self.sum(|f| &f.cancelled_running);
+        let cancelled_queued = self.sum(|f| &f.cancelled_queued);
+        let started = self.sum(|f| &f.started);
         let submitted = load(&s.submitted);
         Snapshot {
             submitted,
@@ -314,10 +336,11 @@ impl Counters {
     /// Jobs accepted and not started (or dropped), read in the same order as
     /// [`snapshot`](Self::snapshot) so it is never negative.
     pub(crate) fn queued(&self) -> u64 {
-        let f = &self.fates.0;
+        // Jobs end unstarted only on stripe 0 (see `dropped`).
+        let f = self.fates(0);
         let load = |c: &AtomicU64| c.load(Ordering::Acquire);
         let ended = load(&f.dropped) + load(&f.cancelled_queued);
-        let started = load(&f.started);
+        let started = self.sum(|f| &f.started);
         let submitted = load(&self.submit.0.submitted);
         submitted - started - ended
     }

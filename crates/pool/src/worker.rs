@@ -51,7 +51,7 @@ pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
             }
         };
         match next {
-            Next::Job(entry, permit) => chained = run_job(&shared, entry, permit).await,
+            Next::Job(entry, permit) => chained = run_job(&shared, id, entry, permit).await,
             Next::Closed => {
                 shared.workers.live.fetch_sub(1, Ordering::AcqRel);
                 return;
@@ -66,6 +66,8 @@ pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
 /// `Shared::discard`.
 struct InFlight<'a> {
     shared: &'a Shared,
+    /// The worker's id: its counter stripe.
+    worker: usize,
     entry: Option<Entry>,
     permit: Option<Permit<'a>>,
     started: bool,
@@ -100,7 +102,7 @@ impl<'a> InFlight<'a> {
         } else {
             self.started_at = shared.now();
         }
-        shared.counters.started();
+        shared.counters.started(self.worker);
         let entry = self.entry.as_mut().expect("job already ended");
         let (id, weight) = (entry.id, entry.weight);
         if let Some(observer) = &shared.observer {
@@ -171,7 +173,7 @@ impl<'a> InFlight<'a> {
                 }
             }
         }
-        shared.counters.finished(outcome);
+        shared.counters.finished(self.worker, outcome);
         if let Some(observer) = &shared.observer {
             observer.on_finish(&Finished {
                 id: entry.id,
@@ -205,11 +207,13 @@ impl Drop for InFlight<'_> {
 /// while this one gave its weight back.
 async fn run_job<'a>(
     shared: &'a Shared,
+    worker: usize,
     entry: Entry,
     permit: Permit<'a>,
 ) -> Option<(Entry, Permit<'a>)> {
     let mut job = InFlight {
         shared,
+        worker,
         entry: Some(entry),
         permit: Some(permit),
         started: false,
