@@ -368,7 +368,13 @@ impl Semaphore {
             granted += 1;
             node.outcome = Outcome::Granted;
             wakers.push(node.waker.take());
-            Visit::Unlink
+            if free == 0 {
+                // Nobody behind can fit (every queued need is at least 1): do not
+                // touch the next node, which lives in another task's memory.
+                Visit::UnlinkAndStop
+            } else {
+                Visit::Unlink
+            }
         });
         if taken > added {
             self.state

@@ -78,7 +78,8 @@ fn op() -> impl Strategy<Value = Op> {
 fn decision(plan: &[u8], i: usize) -> Visit {
     match plan.get(i).copied().unwrap_or(0) {
         0..=5 => Visit::Keep,
-        6..=8 => Visit::Unlink,
+        6..=7 => Visit::Unlink,
+        8 => Visit::UnlinkAndStop,
         _ => Visit::Stop,
     }
 }
@@ -161,6 +162,7 @@ impl Harness {
                     match decision(plan, i) {
                         Visit::Keep => kept.push_back(node),
                         Visit::Unlink => {}
+                        Visit::UnlinkAndStop => stopped = true,
                         Visit::Stop => {
                             kept.push_back(node);
                             stopped = true;

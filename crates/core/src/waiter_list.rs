@@ -30,7 +30,11 @@
 //!    `Acquire` load of `owner == 0` (which pairs with invariant 2's `Release`). Nobody
 //!    touches an unlinked node's `links`.
 //! 4. **The list is well formed.** `head`/`tail` are both `None` or both `Some`; following
-//!    `next` from `head` visits `len` nodes and ends at `tail`; `prev` mirrors `next`.
+//!    `next` from `head` visits `len` nodes and ends at `tail`; every node but the head
+//!    has `prev` pointing at the node before it. The head's `prev` is stale (it may
+//!    point at a node long gone) and is never dereferenced: a node is known to be the
+//!    head by comparing it with `head`. Popping the head therefore never writes to the
+//!    node behind it, which lives in another task's memory.
 //!
 //! A list may move while nodes are linked to it (nodes never point at the list, and the
 //! id moves with it). When a list is dropped it unlinks the nodes still in it; they stay
@@ -139,6 +143,8 @@ pub(crate) enum Visit {
     Keep,
     /// Unlink the node and go on.
     Unlink,
+    /// Unlink the node and end the walk, without reading the node behind it.
+    UnlinkAndStop,
     /// Leave the node and end the walk.
     Stop,
 }
@@ -268,6 +274,7 @@ impl<T> WaitList<T> {
             match step {
                 Visit::Keep => {}
                 Visit::Unlink => self.unlink(node),
+                Visit::UnlinkAndStop => return self.unlink(node),
                 Visit::Stop => return,
             }
         }
@@ -285,21 +292,29 @@ impl<T> WaitList<T> {
             let links = &mut *links;
             (links.prev.take(), links.next.take())
         });
-        match prev {
-            // SAFETY: `prev` is a live neighbour in this list (invariant 4).
-            Some(prev) => unsafe { prev.as_ref() }
+        if self.head == Some(node) {
+            // The node behind becomes the head; its `prev` may go stale (invariant 4).
+            self.head = next;
+            if next.is_none() {
+                self.tail = None;
+            }
+        } else {
+            let prev = prev.expect("a node other than the head has a predecessor");
+            // SAFETY: `prev` of a node other than the head is its live predecessor in
+            // this list (invariant 4), and we hold the lock.
+            unsafe { prev.as_ref() }
                 .links
                 // SAFETY: as above, under the lock.
-                .with_mut(|links| unsafe { (*links).next = next }),
-            None => self.head = next,
-        }
-        match next {
-            // SAFETY: `next` is a live neighbour in this list (invariant 4).
-            Some(next) => unsafe { next.as_ref() }
-                .links
-                // SAFETY: as above, under the lock.
-                .with_mut(|links| unsafe { (*links).prev = prev }),
-            None => self.tail = prev,
+                .with_mut(|links| unsafe { (*links).next = next });
+            match next {
+                // SAFETY: `next` is a live neighbour in this list (invariant 4) and
+                // not the head, so its `prev` must stay exact.
+                Some(next) => unsafe { next.as_ref() }
+                    .links
+                    // SAFETY: as above, under the lock.
+                    .with_mut(|links| unsafe { (*links).prev = Some(prev) }),
+                None => self.tail = Some(prev),
+            }
         }
         self.len -= 1;
         // Last: publish the unlink (and every earlier write to the payload) to the
