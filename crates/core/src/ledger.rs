@@ -346,9 +346,8 @@ impl Semaphore {
         }
         let capacity = self.capacity.load(Ordering::Relaxed);
         // `QUEUED` is set (eligible > 0), so no fast acquirer changes `free` meanwhile.
-        let mut free = free(self.state.load(Ordering::Acquire)) + added;
-        let mut taken = 0;
-        let mut granted_weight = 0;
+        let in_state = free(self.state.load(Ordering::Acquire));
+        let mut free = in_state + added;
         let mut granted = 0;
         let mut batch_full = false;
         queues.acquirers.scan(|node| {
@@ -363,8 +362,6 @@ impl Semaphore {
                 return Visit::Stop;
             }
             free -= node.need;
-            taken += node.need;
-            granted_weight += node.need;
             granted += 1;
             node.outcome = Outcome::Granted;
             wakers.push(node.waker.take());
@@ -376,13 +373,16 @@ impl Semaphore {
                 Visit::Unlink
             }
         });
-        if taken > added {
+        // The state word moves only by the difference: a release passed straight on
+        // to a waiter leaves it alone.
+        if free > in_state {
             self.state
-                .fetch_sub((taken - added) << SHIFT, Ordering::AcqRel);
-        } else if added > taken {
+                .fetch_add((free - in_state) << SHIFT, Ordering::AcqRel);
+        } else if free < in_state {
             self.state
-                .fetch_add((added - taken) << SHIFT, Ordering::AcqRel);
+                .fetch_sub((in_state - free) << SHIFT, Ordering::AcqRel);
         }
+        let granted_weight = in_state + added - free;
         queues.eligible -= granted;
         self.sub_waiting_weight(queues, granted_weight);
         batch_full
