@@ -18,6 +18,12 @@ use crate::tenant::ClassId;
 /// You may implement `Work` for your own types; the provided methods describe how
 /// the pool schedules it.
 ///
+/// A job that is already a boxed future (`Pin<Box<dyn Future<Output = T> + Send>>`,
+/// such as `futures::future::BoxFuture<'static, T>`) runs from its handle's own
+/// allocation when there is no run timeout, [`Observer`](crate::Observer) or
+/// recordable `debug` span to keep beside it: the pool then allocates nothing per
+/// job but the handle's shared state.
+///
 /// # Examples
 ///
 /// ```

@@ -143,6 +143,7 @@ mod builder;
 mod close;
 mod error;
 mod handle;
+mod hosted;
 mod job;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

@@ -29,7 +29,6 @@
 
 use std::{
     hash::Hash,
-    pin::Pin,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicUsize, Ordering},
@@ -40,10 +39,10 @@ use std::{
 use weir_core::{Latch, Permit, Semaphore};
 
 use crate::{
+    hosted::Job,
     job::JobId,
     sched::{ClassSpec, Sched},
     stats::Counters,
-    task::Runnable,
     tenant::{AnyKey, KeyHasher, KeyStats, key_hash},
 };
 
@@ -54,7 +53,7 @@ use crate::{
 pub(crate) struct Entry {
     pub(crate) id: JobId,
     pub(crate) weight: usize,
-    pub(crate) task: Pin<Box<dyn Runnable>>,
+    pub(crate) task: Job,
     /// Its key's slot and its class; set by the scheduler at push time.
     pub(crate) slot: u32,
     pub(crate) class: usize,

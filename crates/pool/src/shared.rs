@@ -2,6 +2,7 @@
 //! and discard paths that keep the counters and the handles in step.
 
 use std::{
+    any::Any,
     future::Future,
     hash::Hash,
     pin::Pin,
@@ -23,6 +24,7 @@ use crate::{
     close::CloseState,
     error::TrySubmitError,
     handle::{JobError, JobHandle},
+    hosted::{BoxFuture, Hosted, Job},
     job::{JobId, RunTimeout, Work},
     observer::{DropReason, Dropped, Observer, RefuseReason, Refused, Submitted},
     queue::{Admitted, Entry, EvictError, KeyedPush, Queue, WhenFull},
@@ -284,7 +286,6 @@ impl Shared {
     fn prepare<W: Work>(self: &Arc<Self>, job: W) -> Prepared<W> {
         let weight = job.weight();
         let timeout = self.timeout_for(job.timeout());
-        let cell = Arc::new(Cell::new(Arc::downgrade(self)));
         // The job's span (created when it starts, at debug level) is a child of the
         // submitter's; skip looking that up when it could not be recorded anyway.
         let span = if tracing::level_enabled!(tracing::Level::DEBUG) {
@@ -294,13 +295,29 @@ impl Shared {
         } else {
             None
         };
+        // An already boxed future with nothing to carry beside it runs from its
+        // cell (see `crate::hosted`): one allocation a job instead of two.
+        let mut job = Some(job);
+        if timeout.is_none() && span.is_none() && self.observer.is_none() {
+            let boxed: &mut dyn Any = &mut job;
+            if let Some(future) = boxed.downcast_mut::<Option<BoxFuture<W::Output>>>() {
+                let cell = Arc::new(Cell::new(Arc::downgrade(self), future.take()));
+                return Prepared {
+                    task: None,
+                    cell,
+                    weight,
+                };
+            }
+        }
+        let job = job.expect("job taken before it was prepared");
+        let cell = Arc::new(Cell::new(Arc::downgrade(self), None));
         let meta = Meta {
             timeout,
             enqueued_at: None,
             span,
         };
         Prepared {
-            task: Box::pin(Task::new(job, cell.clone(), meta)),
+            task: Some(Box::pin(Task::new(job, cell.clone(), meta))),
             cell,
             weight,
         }
@@ -322,29 +339,36 @@ impl Shared {
             cell,
             weight,
         } = prepared;
-        if let Some(now) = self.now() {
+        if let (Some(now), Some(task)) = (self.now(), task.as_mut()) {
             task.as_mut().set_enqueued_at(now);
         }
         // Moved into the entry only if it is pushed.
-        let mut task = Some(task);
-        let mut make = |id| Entry {
-            id,
-            weight,
-            task: task.take().expect("entry built twice"),
-            slot: 0,
-            class: 0,
+        let mut built = false;
+        let mut make = |id| {
+            built = true;
+            let task = match task.take() {
+                Some(task) => Job::Task(task),
+                None => Job::Hosted(Hosted::new(cell.clone())),
+            };
+            Entry {
+                id,
+                weight,
+                task,
+                slot: 0,
+                class: 0,
+            }
         };
         let result = push(&self.queue, &self.counters, &mut make);
-        match (result.admitted(), task) {
-            (Some(Admitted { id, slot }), None) => {
+        match (result.admitted(), built) {
+            (Some(Admitted { id, slot }), true) => {
                 if let Some(observer) = &self.observer {
                     observer.on_submit(&Submitted { id, weight });
                 }
                 tracing::trace!(job.id = id.0, job.weight = weight, "job submitted");
                 (result, Some(JobHandle::new(cell, id, slot)), None)
             }
-            (_, Some(task)) => (result, None, Some(Prepared { task, cell, weight })),
-            (None, None) => unreachable!("entry built but not queued"),
+            (_, false) => (result, None, Some(Prepared { task, cell, weight })),
+            (None, true) => unreachable!("entry built but not queued"),
         }
     }
 
@@ -436,7 +460,7 @@ impl Shared {
             DropReason::Cancelled => JobError::Cancelled,
             DropReason::Evicted | DropReason::Closed => JobError::Dropped,
         };
-        entry.task.as_mut().abandon(error);
+        entry.task.abandon(error);
         self.counters.dropped(reason);
         if let Some(observer) = &self.observer {
             let queue_wait = entry
@@ -455,7 +479,7 @@ impl Shared {
             reason = reason.as_str(),
             "job dropped before it started"
         );
-        entry.task.as_mut().publish();
+        entry.task.publish();
     }
 
     /// A handle's `cancel`: takes the job out of the queue if it is still there.
@@ -510,17 +534,27 @@ type Admission<R, W> = (
     Option<Prepared<W>>,
 );
 
-/// A queue entry built outside the lock, not pushed yet.
+/// A queue entry built outside the lock, not pushed yet: a task, or (`None`) a
+/// future hosted in the cell.
 struct Prepared<W: Work> {
-    task: Pin<Box<Task<W>>>,
+    task: Option<Pin<Box<Task<W>>>>,
     cell: Arc<Cell<W::Output>>,
     weight: usize,
 }
 
 impl<W: Work> Prepared<W> {
     /// Takes the work back out (the entry was never queued).
-    fn into_work(mut self) -> W {
-        self.task.as_mut().take_work()
+    fn into_work(self) -> W {
+        match self.task {
+            Some(mut task) => task.as_mut().take_work(),
+            None => {
+                let mut future = self.cell.take_future().map(|(future, _)| future);
+                let work: &mut dyn Any = &mut future;
+                work.downcast_mut::<Option<W>>()
+                    .and_then(Option::take)
+                    .expect("a hosted job is a boxed future")
+            }
+        }
     }
 }
 

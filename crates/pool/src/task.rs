@@ -21,6 +21,7 @@ use tracing::Span;
 
 use crate::{
     handle::{JobError, Panic},
+    hosted::BoxFuture,
     job::{JobContext, Work},
     shared::Shared,
 };
@@ -47,19 +48,28 @@ struct State<T> {
 }
 
 enum Slot<T> {
+    /// No outcome yet (and, for a hosted job, its future is being polled).
     Empty,
+    /// A hosted job's future (see [`crate::hosted`]), not started yet.
+    Queued(BoxFuture<T>),
+    /// A hosted job's future, started and pending.
+    Parked(BoxFuture<T>),
+    /// A hosted job's outcome, not published yet: the handle does not see it.
+    Stashed(Result<T, JobError>),
     Ready(Result<T, JobError>),
     Taken,
 }
 
 impl<T> Cell<T> {
-    pub(crate) fn new(pool: Weak<Shared>) -> Self {
+    /// The cell of a job run by a task of its own, or (with `future`) of a hosted
+    /// job.
+    pub(crate) fn new(pool: Weak<Shared>, future: Option<BoxFuture<T>>) -> Self {
         Self {
             cancel: AtomicBool::new(false),
             slot: AtomicU32::new(0),
             pool,
             state: Mutex::new(State {
-                slot: Slot::Empty,
+                slot: future.map_or(Slot::Empty, Slot::Queued),
                 handle: None,
                 runner: None,
             }),
@@ -85,6 +95,65 @@ impl<T> Cell<T> {
     /// The pool, unless it is gone.
     pub(crate) fn pool(&self) -> Option<Arc<Shared>> {
         self.pool.upgrade()
+    }
+
+    /// Takes a hosted job's future out to poll it (outside the lock, so that the
+    /// job's own code may use its handle); with whether it had started.
+    pub(crate) fn take_future(&self) -> Option<(BoxFuture<T>, bool)> {
+        let mut state = self.lock();
+        match mem::replace(&mut state.slot, Slot::Empty) {
+            Slot::Queued(future) => Some((future, false)),
+            Slot::Parked(future) => Some((future, true)),
+            other => {
+                state.slot = other;
+                None
+            }
+        }
+    }
+
+    /// Puts a hosted job's pending future back.
+    pub(crate) fn park(&self, future: BoxFuture<T>) {
+        self.lock().slot = Slot::Parked(future);
+    }
+
+    /// Keeps a hosted job's outcome until [`publish_stashed`](Self::publish_stashed).
+    pub(crate) fn stash(&self, outcome: Result<T, JobError>) {
+        self.lock().slot = Slot::Stashed(outcome);
+    }
+
+    /// Publishes the stashed outcome of a hosted job.
+    pub(crate) fn publish_stashed(&self) {
+        let (handle, runner) = {
+            let mut state = self.lock();
+            let Slot::Stashed(outcome) = mem::replace(&mut state.slot, Slot::Taken) else {
+                unreachable!("hosted job published without an outcome");
+            };
+            state.slot = Slot::Ready(outcome);
+            (state.handle.take(), state.runner.take())
+        };
+        drop(runner);
+        if let Some(handle) = handle {
+            handle.wake();
+        }
+    }
+
+    /// The safety net of a hosted job lost unpublished (the runtime shut down with
+    /// it queued or running): resolves the handle, dropped if the job never
+    /// started, cancelled otherwise.
+    pub(crate) fn lose(&self) {
+        let left = {
+            let mut state = self.lock();
+            if matches!(state.slot, Slot::Ready(_) | Slot::Taken) {
+                return;
+            }
+            mem::replace(&mut state.slot, Slot::Empty)
+        };
+        let error = match left {
+            Slot::Queued(_) => JobError::Dropped,
+            _ => JobError::Cancelled,
+        };
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(left)));
+        self.publish(Err(error));
     }
 
     /// Records a cancellation request and wakes the worker holding the job, if any.
@@ -132,7 +201,7 @@ impl<T> Cell<T> {
     }
 
     pub(crate) fn is_finished(&self) -> bool {
-        !matches!(self.lock().slot, Slot::Empty)
+        matches!(self.lock().slot, Slot::Ready(_) | Slot::Taken)
     }
 
     #[track_caller]
@@ -140,8 +209,8 @@ impl<T> Cell<T> {
         let mut state = self.lock();
         match mem::replace(&mut state.slot, Slot::Taken) {
             Slot::Ready(outcome) => Poll::Ready(outcome),
-            Slot::Empty => {
-                state.slot = Slot::Empty;
+            pending @ (Slot::Empty | Slot::Queued(_) | Slot::Parked(_) | Slot::Stashed(_)) => {
+                state.slot = pending;
                 match &state.handle {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => state.handle = Some(cx.waker().clone()),

@@ -124,7 +124,7 @@ impl<'a> InFlight<'a> {
         {
             let _enter = span.enter();
             tracing::trace!("job started");
-            entry.task.as_mut().start(cx);
+            entry.task.start(cx);
         }
         span
     }
@@ -142,7 +142,7 @@ impl<'a> InFlight<'a> {
                 } else {
                     JobError::Cancelled
                 };
-                entry.task.as_mut().abandon(error);
+                entry.task.abandon(error);
                 if let Some(token) = self.token.take() {
                     token.cancel();
                 }
@@ -186,7 +186,7 @@ impl<'a> InFlight<'a> {
             outcome = outcome.as_str(),
             "job finished"
         );
-        entry.task.as_mut().publish();
+        entry.task.publish();
         next
     }
 }
@@ -245,7 +245,7 @@ async fn run_job<'a>(
         }
         let polled = {
             let _enter = span.enter();
-            entry.task.as_mut().poll_run(cx)
+            entry.task.poll_run(cx)
         };
         if let Poll::Ready(ended) = polled {
             return Poll::Ready(match ended {

@@ -1,0 +1,186 @@
+//! What a queue entry runs ([`Job`]): a [`Task`](crate::task::Task) of its own, or,
+//! for the commonest job (an already boxed future, with no run timeout, observer
+//! or parent span to carry), the future itself, kept in the job's [`Cell`]. The
+//! latter saves an allocation per job: the submitter allocates only the cell (the
+//! handle's), and the job's box is the caller's own, as with a channel of boxed
+//! futures.
+
+use std::{
+    future::Future,
+    panic::{self, AssertUnwindSafe},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, Waker},
+};
+
+use crate::{
+    handle::{JobError, Panic},
+    job::JobContext,
+    task::{Cell, Ended, Meta, Runnable},
+};
+
+/// A job submitted as a boxed future: run from its cell, without a task of its own.
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A job's cell, seen by the worker that runs the future kept in it.
+pub(crate) trait HostedRun: Send + Sync {
+    fn poll_run(&self, cx: &mut Context<'_>) -> Poll<Ended>;
+    fn abandon(&self, error: JobError);
+    fn publish(&self);
+    fn cancel_requested(&self) -> bool;
+    fn arm(&self, waker: &Waker) -> bool;
+    /// The safety net: resolves the handle if the job is lost unpublished.
+    fn lost(&self);
+}
+
+impl<T: Send + 'static> HostedRun for Cell<T> {
+    fn poll_run(&self, cx: &mut Context<'_>) -> Poll<Ended> {
+        let (mut future, _) = self
+            .take_future()
+            .expect("hosted job polled without its future");
+        let outcome = match panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => {
+                self.park(future);
+                return Poll::Pending;
+            }
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(payload) => Err(payload),
+        };
+        // Drop the future now, before the job's weight goes back to the budget.
+        let dropped = panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
+        let (ended, outcome) = match (outcome, dropped) {
+            (Ok(output), Ok(())) => (Ended::Completed, Ok(output)),
+            (Err(payload), _) | (Ok(_), Err(payload)) => (
+                Ended::Panicked,
+                Err(JobError::Panicked(Panic::new(payload))),
+            ),
+        };
+        self.stash(outcome);
+        Poll::Ready(ended)
+    }
+
+    fn abandon(&self, error: JobError) {
+        let future = self.take_future();
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
+        self.stash(Err(error));
+    }
+
+    fn publish(&self) {
+        self.publish_stashed();
+    }
+
+    fn cancel_requested(&self) -> bool {
+        Cell::cancel_requested(self)
+    }
+
+    fn arm(&self, waker: &Waker) -> bool {
+        Cell::arm(self, waker)
+    }
+
+    fn lost(&self) {
+        self.lose();
+    }
+}
+
+/// A queue entry's hold on a hosted job: it resolves the handle if dropped before
+/// the job published (the runtime shut down with the job queued or running).
+pub(crate) struct Hosted(Arc<dyn HostedRun>);
+
+impl Hosted {
+    pub(crate) fn new(cell: Arc<dyn HostedRun>) -> Self {
+        Self(cell)
+    }
+}
+
+impl Drop for Hosted {
+    fn drop(&mut self) {
+        self.0.lost();
+    }
+}
+
+/// The job in a queue entry, as the worker drives it.
+pub(crate) enum Job {
+    Task(Pin<Box<dyn Runnable>>),
+    Hosted(Hosted),
+}
+
+/// The scheduling details of a hosted job: it has none (it is hosted only then).
+static PLAIN: Meta = Meta {
+    timeout: None,
+    enqueued_at: None,
+    span: None,
+};
+
+impl Job {
+    /// Whether [`start`](Self::start) needs a cancellation token in its context.
+    pub(crate) fn needs_token(&self) -> bool {
+        match self {
+            Self::Task(task) => task.needs_token(),
+            Self::Hosted(_) => false,
+        }
+    }
+
+    /// Turns the work into its future.
+    pub(crate) fn start(&mut self, cx: JobContext) {
+        match self {
+            Self::Task(task) => task.as_mut().start(cx),
+            // A future is its own work: nothing to start.
+            Self::Hosted(_) => {}
+        }
+    }
+
+    /// Polls the started future (see [`Runnable::poll_run`]).
+    pub(crate) fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Ended> {
+        match self {
+            Self::Task(task) => task.as_mut().poll_run(cx),
+            Self::Hosted(hosted) => hosted.0.poll_run(cx),
+        }
+    }
+
+    /// Drops the work or its future and stashes `error`.
+    pub(crate) fn abandon(&mut self, error: JobError) {
+        match self {
+            Self::Task(task) => task.as_mut().abandon(error),
+            Self::Hosted(hosted) => hosted.0.abandon(error),
+        }
+    }
+
+    /// Hands the stashed outcome to the handle.
+    pub(crate) fn publish(&mut self) {
+        match self {
+            Self::Task(task) => task.as_mut().publish(),
+            Self::Hosted(hosted) => hosted.0.publish(),
+        }
+    }
+
+    pub(crate) fn cancel_requested(&self) -> bool {
+        match self {
+            Self::Task(task) => task.cancel_requested(),
+            Self::Hosted(hosted) => hosted.0.cancel_requested(),
+        }
+    }
+
+    pub(crate) fn arm(&self, waker: &Waker) -> bool {
+        match self {
+            Self::Task(task) => task.arm(waker),
+            Self::Hosted(hosted) => hosted.0.arm(waker),
+        }
+    }
+
+    pub(crate) fn meta(&self) -> &Meta {
+        match self {
+            Self::Task(task) => task.meta(),
+            Self::Hosted(_) => &PLAIN,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cell_stays_small() {
+        // Every kept handle holds one: 80 B is a 112 B malloc chunk with the `Arc`
+        // counts (a task-run job's 96 B chunk plus its task's, before hosting).
+        assert!(size_of::<crate::task::Cell<u64>>() <= 80);
+    }
+}
