@@ -30,6 +30,9 @@ use crate::{
 /// cancellation request with the waker of the worker that holds the job.
 pub(crate) struct Cell<T> {
     cancel: AtomicBool,
+    /// Whether a hosted job's outcome was published (fits beside `cancel`); lets
+    /// the entry's drop skip the lock (see [`lose`](Self::lose)).
+    published: AtomicBool,
     /// The job's key slot, for [`JobHandle::cancel`](crate::JobHandle::cancel);
     /// set once, when the job is queued (it fits beside `cancel`).
     slot: AtomicU32,
@@ -66,6 +69,7 @@ impl<T> Cell<T> {
     pub(crate) fn new(pool: Weak<Shared>, future: Option<BoxFuture<T>>) -> Self {
         Self {
             cancel: AtomicBool::new(false),
+            published: AtomicBool::new(false),
             slot: AtomicU32::new(0),
             pool,
             state: Mutex::new(State {
@@ -131,6 +135,9 @@ impl<T> Cell<T> {
             state.slot = Slot::Ready(outcome);
             (state.handle.take(), state.runner.take())
         };
+        // Read only by the entry's drop, on this thread or after the entry moved
+        // (which synchronises).
+        self.published.store(true, Ordering::Relaxed);
         drop(runner);
         if let Some(handle) = handle {
             handle.wake();
@@ -141,6 +148,9 @@ impl<T> Cell<T> {
     /// it queued or running): resolves the handle, dropped if the job never
     /// started, cancelled otherwise.
     pub(crate) fn lose(&self) {
+        if self.published.load(Ordering::Relaxed) {
+            return;
+        }
         let left = {
             let mut state = self.lock();
             if matches!(state.slot, Slot::Ready(_) | Slot::Taken) {
