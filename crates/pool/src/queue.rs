@@ -318,9 +318,16 @@ impl Queue {
             return Err(inner);
         };
         // More work left, budget to run it, and nobody on the way: pass the
-        // wake-up on. Closed and now empty: every idle worker can exit.
-        let (next, exit) = if inner.sched.queued() > 0 && budget.available() > 0 {
-            (inner.notify_one(), Vec::new())
+        // wake-up on. Closed and now empty: every idle worker can exit. (Whether
+        // a worker could be notified is checked first: the budget's count is a
+        // line every worker writes, not worth reading under the lock for nothing.)
+        let (next, exit) = if inner.sched.queued() > 0 {
+            let next = if inner.can_notify() && budget.available() > 0 {
+                inner.notify_one()
+            } else {
+                None
+            };
+            (next, Vec::new())
         } else {
             (None, inner.exit_idle())
         };
@@ -516,6 +523,11 @@ impl Inner {
         } else {
             Vec::new()
         }
+    }
+
+    /// Whether [`notify_one`](Self::notify_one) would wake a worker.
+    fn can_notify(&self) -> bool {
+        self.notified.is_empty() && !self.idle.is_empty()
     }
 
     /// Picks an idle worker to wake, unless one is already on its way.
