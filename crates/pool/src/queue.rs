@@ -54,9 +54,17 @@ pub(crate) struct Entry {
     pub(crate) id: JobId,
     pub(crate) weight: usize,
     pub(crate) task: Job,
-    /// Its key's slot and its class; set by the scheduler at push time.
+    /// Its key's slot and its class; set by the scheduler at push time. (The class
+    /// index is stored in 32 bits, beside the slot, so that an entry is six words.)
     pub(crate) slot: u32,
-    pub(crate) class: usize,
+    pub(crate) class: u32,
+}
+
+impl Entry {
+    /// The job's class index.
+    pub(crate) fn class(&self) -> usize {
+        self.class as usize
+    }
 }
 
 /// Where an accepted job went: its id, and its key's slot (for `cancel`).

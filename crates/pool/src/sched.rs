@@ -278,7 +278,7 @@ impl Sched {
     pub(crate) fn push(&mut self, slot: u32, mut entry: Entry) {
         let key = &mut self.keys[slot as usize];
         entry.slot = slot;
-        entry.class = key.class;
+        entry.class = u32::try_from(key.class).expect("more than u32::MAX classes");
         key.entries.push_back(entry);
         key.accepted += 1;
         let class = &mut self.classes[key.class];

@@ -88,7 +88,7 @@ impl<'a> InFlight<'a> {
         if let Some(permit) = self.permit.take() {
             self.shared
                 .queue
-                .release(entry.slot, entry.class, permit, false);
+                .release(entry.slot, entry.class(), permit, false);
         }
         self.shared.discard(entry, reason);
     }
@@ -155,12 +155,16 @@ impl<'a> InFlight<'a> {
         let mut next = None;
         if let Some(permit) = self.permit.take() {
             if chain && !shared.queue.releases_lock_free(entry.slot) && !shared.workers.surplus() {
-                next =
-                    shared
-                        .queue
-                        .release_and_take(entry.slot, entry.class, permit, &shared.budget);
+                next = shared.queue.release_and_take(
+                    entry.slot,
+                    entry.class(),
+                    permit,
+                    &shared.budget,
+                );
             } else {
-                shared.queue.release(entry.slot, entry.class, permit, true);
+                shared
+                    .queue
+                    .release(entry.slot, entry.class(), permit, true);
             }
         }
         let run_time = self.started_at.map_or(Duration::ZERO, |t| t.elapsed());
