@@ -10,7 +10,8 @@ use std::{
 use pin_project_lite::pin_project;
 
 use crate::{
-    AcquireError, DecrementError, Semaphore, TryAcquireError, acquire::Acquire, wait_idle::WaitIdle,
+    AcquireError, DecrementError, Permit, Semaphore, TryAcquireError, acquire::Acquire,
+    sync::Ordering, wait_idle::WaitIdle,
 };
 
 /// A counter with a ceiling, for work whose completion is reported somewhere else
@@ -151,7 +152,7 @@ impl Latch {
     /// assert_eq!(latch.count(), 3);
     /// ```
     pub fn try_increment_many(&self, n: usize) -> Result<(), TryAcquireError> {
-        self.sem.try_acquire_many(n).map(|permit| permit.leak())
+        self.sem.try_acquire_many(n).map(count_in)
     }
 
     /// Takes one off the count and lets the oldest blocked incrementer in if it fits.
@@ -188,10 +189,30 @@ impl Latch {
     /// assert_eq!(latch.count(), 2);
     /// ```
     pub fn decrement_many(&self, n: usize) -> Result<(), DecrementError> {
-        self.sem.release_checked(n).map_err(|count| DecrementError {
-            requested: n,
-            count,
-        })
+        let latch_count = &self.sem.latch_count;
+        let mut count = latch_count.load(Ordering::Acquire);
+        loop {
+            if count < n {
+                return Err(DecrementError {
+                    requested: n,
+                    count,
+                });
+            }
+            match latch_count.compare_exchange_weak(
+                count,
+                count - n,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => count = actual,
+            }
+        }
+        // The `n` came out of completed increments, whose permits are all held, so they
+        // are released as a permit guard would release them: lock-free unless a
+        // waiter, debt or a drain waiter must hear about it.
+        self.sem.release(n);
+        Ok(())
     }
 
     /// Moves the ceiling. Raising it wakes every blocked incrementer that now fits;
@@ -236,7 +257,11 @@ impl Latch {
         self.sem.wait_idle()
     }
 
-    /// The current count.
+    /// The current count: completed increments minus decrements. An increment that
+    /// has been let in but whose future has not yet returned is not counted yet, so a
+    /// decrement can never take back what an increment still owns; it still holds its
+    /// place under the ceiling, and [`wait_for_empty`](Self::wait_for_empty) waits for
+    /// it.
     ///
     /// # Examples
     ///
@@ -246,7 +271,7 @@ impl Latch {
     /// assert_eq!(latch.count(), 1);
     /// ```
     pub fn count(&self) -> usize {
-        self.sem.in_use()
+        self.sem.latch_count.load(Ordering::Acquire)
     }
 
     /// The current ceiling.
@@ -336,9 +361,18 @@ impl Future for Increment<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let permit = ready!(self.project().inner.poll(cx))?;
-        permit.leak();
+        count_in(permit);
         Poll::Ready(Ok(()))
     }
+}
+
+/// Completes an increment: the permits stay held without a guard, and only then
+/// does the count include them, so a decrement never takes back permits that an
+/// increment still owns.
+fn count_in(permit: Permit<'_>) {
+    let (sem, n) = (permit.semaphore(), permit.num_permits());
+    permit.leak();
+    sem.latch_count.fetch_add(n, Ordering::Release);
 }
 
 impl fmt::Debug for Increment<'_> {

@@ -215,36 +215,17 @@ impl Semaphore {
         }
     }
 
-    /// Returns the `n` permits a cancelled acquire owned, with the lock held, but never
-    /// more than are held: a latch's `decrement` may already have taken back permits
-    /// granted to an increment that had not completed, and those must not be freed a
-    /// second time (that would lift the ceiling).
+    /// Returns the `n` permits a cancelled acquire owned, with the lock held. They are
+    /// all still held: a latch's `decrement` takes back only completed increments (see
+    /// `Latch`), never permits granted to an increment that has not completed.
     pub(crate) fn release_granted_locked<'a>(
         &'a self,
         queues: MutexGuard<'a, Queues>,
         n: usize,
         wakers: &mut WakeList,
     ) -> MutexGuard<'a, Queues> {
-        // Releases take the lock from here on, so what is held cannot shrink meanwhile
-        // (`settle` publishes exact flags again).
-        let state = self.state.fetch_or(SLOW_RELEASE, Ordering::AcqRel);
-        let n = n.min(self.held(state));
+        debug_assert!(n <= self.held(self.state.load(Ordering::Acquire)));
         self.release_locked(queues, n, wakers)
-    }
-
-    /// Returns `n` permits that no guard owns (a latch's decrement), refusing to give
-    /// back more than are held. On refusal returns the count held.
-    pub(crate) fn release_checked(&self, n: usize) -> Result<(), usize> {
-        let mut wakers = WakeList::new();
-        let queues = self.lock();
-        let held = self.held(self.state.load(Ordering::Acquire));
-        if n > held {
-            return Err(held);
-        }
-        let queues = self.release_locked(queues, n, &mut wakers);
-        drop(queues);
-        wakers.wake_all();
-        Ok(())
     }
 
     #[cold]

@@ -82,6 +82,11 @@ pub struct Semaphore {
     pub(crate) capacity: AtomicUsize,
     /// Permits held above the ceiling. Written only under the lock.
     pub(crate) debt: AtomicUsize,
+    /// The count of the [`Latch`](crate::Latch) built on this semaphore: increments
+    /// completed minus decrements. A plain semaphore never touches it. It shares the
+    /// state word's line (in what was padding), since a latch updates both on every
+    /// increment and every decrement.
+    pub(crate) latch_count: AtomicUsize,
 }
 
 impl Semaphore {
@@ -113,6 +118,7 @@ impl Semaphore {
             state: AtomicUsize::new(capacity << SHIFT),
             capacity: AtomicUsize::new(capacity),
             debt: AtomicUsize::new(0),
+            latch_count: AtomicUsize::new(0),
         }
     }
 
@@ -539,6 +545,10 @@ mod layout_tests {
         assert!(lock_word < queues);
         assert!(hot_end <= 64, "hot fields end at byte {hot_end}");
         assert!(offset_of!(Semaphore, state) >= 64);
+        assert_eq!(
+            offset_of!(Semaphore, latch_count) / 64,
+            offset_of!(Semaphore, state) / 64
+        );
         assert_eq!(size_of::<Semaphore>(), 128);
     }
 }

@@ -144,13 +144,18 @@ fn a_dropped_increment_never_changes_the_count_and_passes_its_place_on() {
     latch.try_increment().unwrap();
     let a = pending(latch.increment());
     let mut b = pending(latch.increment());
-    latch.decrement().unwrap(); // granted to a, not yet polled
+    latch.decrement().unwrap(); // lets a in; a has not returned yet
     assert!(a.is_woken());
-    assert_eq!(latch.count(), 1);
+    // Not counted until it completes, but it holds its place under the ceiling, and a
+    // decrement cannot take it back.
+    assert_eq!(latch.count(), 0);
+    assert!(latch.try_increment().is_err());
+    assert!(latch.decrement().is_err());
     drop(a);
-    assert_eq!(latch.count(), 1); // b got it
-    assert!(b.is_woken());
+    assert!(b.is_woken()); // b got its place
+    assert_eq!(latch.count(), 0);
     assert_ready_ok!(b.poll());
+    assert_eq!(latch.count(), 1);
     let c = pending(latch.increment());
     drop(c);
     assert_eq!((latch.count(), latch.waiters()), (1, 0));

@@ -117,7 +117,8 @@ async fn an_uncontended_acquire_loop_yields_to_other_tasks() {
 }
 
 /// The same for a latch increment that took its permit and then yielded for budget:
-/// a decrement in between must not let the drop free it twice.
+/// it is not counted until it returns, so a decrement in between cannot take its
+/// permit, and its drop frees that permit exactly once.
 #[tokio::test(flavor = "current_thread")]
 async fn decrementing_an_increment_that_yielded_for_budget_keeps_the_ceiling() {
     let latch = weir_core::Latch::new(1);
@@ -128,8 +129,12 @@ async fn decrementing_an_increment_that_yielded_for_budget_keeps_the_ceiling() {
         Poll::Ready(())
     })
     .await;
-    assert_eq!(latch.count(), 1);
-    let _ = latch.decrement();
+    assert_eq!(latch.count(), 0);
+    assert!(
+        latch.try_increment().is_err(),
+        "the pending increment holds the place"
+    );
+    assert!(latch.decrement().is_err(), "nothing completed to take back");
     drop(inc);
     let count = latch.count();
     let mut admitted = 0;
