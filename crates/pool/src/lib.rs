@@ -145,6 +145,7 @@ mod error;
 mod handle;
 mod hosted;
 mod job;
+mod keyed;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
