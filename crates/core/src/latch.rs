@@ -189,25 +189,15 @@ impl Latch {
     /// assert_eq!(latch.count(), 2);
     /// ```
     pub fn decrement_many(&self, n: usize) -> Result<(), DecrementError> {
-        let latch_count = &self.sem.latch_count;
-        let mut count = latch_count.load(Ordering::Acquire);
-        loop {
-            if count < n {
-                return Err(DecrementError {
-                    requested: n,
-                    count,
-                });
-            }
-            match latch_count.compare_exchange_weak(
+        self.sem
+            .latch_count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
+                count.checked_sub(n)
+            })
+            .map_err(|count| DecrementError {
+                requested: n,
                 count,
-                count - n,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(actual) => count = actual,
-            }
-        }
+            })?;
         // The `n` came out of completed increments, whose permits are all held, so they
         // are released as a permit guard would release them: lock-free unless a
         // waiter, debt or a drain waiter must hear about it.
