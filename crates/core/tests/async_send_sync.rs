@@ -11,8 +11,8 @@
 use std::{error::Error, fmt::Debug, future::Future};
 
 use weir_core::{
-    Acquire, AcquireError, AcquireOwned, DecrementError, Increment, Latch, OwnedPermit, Permit,
-    Semaphore, TryAcquireError, WaitIdle,
+    Acquire, AcquireError, AcquireOwned, AdaptiveLimiter, DecrementError, Increment, Latch,
+    OwnedPermit, Permit, Semaphore, TryAcquireError, WaitIdle,
 };
 
 /// Asserts at compile time that `$ty` implements every listed trait.
@@ -82,5 +82,14 @@ fn futures_are_spawnable() {
         sem.wait_idle().await;
         let _ = latch.increment().await;
         latch.wait_for_empty().await;
+    });
+    // The adaptive limiter's futures, with its default (boxed, `dyn`) algorithm.
+    let limiter: std::sync::Arc<AdaptiveLimiter> = std::sync::Arc::new(AdaptiveLimiter::new(
+        Box::new(weir_core::adaptive::Fixed::new(1)),
+    ));
+    require_send(async move {
+        let _p = limiter.acquire().await;
+        let _u = limiter.acquire_untimed().await;
+        let _o = limiter.clone().acquire_owned().await;
     });
 }

@@ -5,7 +5,9 @@ use std::{fmt, future::Future, num::NonZeroU32, sync::Arc, time::Duration};
 use super::{
     LimitAlgorithm, Outcome, Sample,
     counters::{CacheLine, Counters},
-    permit::{AdaptiveAcquire, AdaptivePermit, OwnedAdaptivePermit, UntimedPermit},
+    permit::{
+        AdaptiveAcquire, AdaptiveAcquireOwned, AdaptivePermit, OwnedAdaptivePermit, UntimedPermit,
+    },
     quiet::QuietWord,
     timing::{AUTO, Latency, NO_LATENCY},
 };
@@ -419,9 +421,10 @@ impl<A: LimitAlgorithm + ?Sized> AdaptiveLimiter<A> {
     /// assert_eq!(limiter.snapshot().samples, 1);
     /// # }
     /// ```
-    pub async fn acquire_owned(self: Arc<Self>) -> Result<OwnedAdaptivePermit<A>, AcquireError> {
-        let permit = self.sem.clone().acquire_owned().await?;
-        Ok(OwnedAdaptivePermit::new(self, permit))
+    pub fn acquire_owned(
+        self: Arc<Self>,
+    ) -> impl Future<Output = Result<OwnedAdaptivePermit<A>, AcquireError>> {
+        AdaptiveAcquireOwned::new(self)
     }
 
     /// [`try_acquire`](Self::try_acquire) returning an [`OwnedAdaptivePermit`].

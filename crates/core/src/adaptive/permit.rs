@@ -17,7 +17,7 @@ use super::{
     limiter::AdaptiveLimiter,
     timing::{Latency, Ticket},
 };
-use crate::{Acquire, AcquireError, OwnedPermit, Permit};
+use crate::{Acquire, AcquireError, AcquireOwned, OwnedPermit, Permit};
 
 /// A permit made from a semaphore permit of its limiter (see [`AdaptiveAcquire`]).
 pub(super) trait FromPermit<'a, A: LimitAlgorithm + ?Sized> {
@@ -58,6 +58,44 @@ impl<'a, A: LimitAlgorithm + ?Sized, P: FromPermit<'a, A>> Future for AdaptiveAc
         let this = self.project();
         let permit = ready!(this.acquire.poll(cx))?;
         Poll::Ready(Ok(P::from_permit(this.limiter, permit)))
+    }
+}
+
+pin_project! {
+    /// The future of [`AdaptiveLimiter::acquire_owned`]: the semaphore's
+    /// [`AcquireOwned`], polled in place, and the owned permit made from what it
+    /// grants. Dropping it drops the `AcquireOwned` (cancel safe, as
+    /// [`Semaphore::acquire_owned`](crate::Semaphore::acquire_owned)).
+    pub(super) struct AdaptiveAcquireOwned<A: ?Sized> {
+        // `Some` until the permit is made.
+        limiter: Option<Arc<AdaptiveLimiter<A>>>,
+        #[pin]
+        acquire: AcquireOwned,
+    }
+}
+
+impl<A: LimitAlgorithm + ?Sized> AdaptiveAcquireOwned<A> {
+    #[inline]
+    pub(super) fn new(limiter: Arc<AdaptiveLimiter<A>>) -> Self {
+        Self {
+            acquire: limiter.sem.clone().acquire_owned(),
+            limiter: Some(limiter),
+        }
+    }
+}
+
+impl<A: LimitAlgorithm + ?Sized> Future for AdaptiveAcquireOwned<A> {
+    type Output = Result<OwnedAdaptivePermit<A>, AcquireError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let permit = ready!(this.acquire.poll(cx))?;
+        let limiter = this
+            .limiter
+            .take()
+            .expect("AdaptiveLimiter::acquire_owned polled after completion");
+        Poll::Ready(Ok(OwnedAdaptivePermit::new(limiter, permit)))
     }
 }
 
