@@ -305,6 +305,10 @@ impl Sched {
         if self.in_use.is_empty() {
             // One class: nothing is owed to another, so the head may start if the
             // budget has its weight.
+            if self.keys[0].entries.len() == self.queued {
+                // Only unkeyed jobs are queued: their queue is alone in the ring.
+                return self.pick_unkeyed(budget);
+            }
             let (slot, weight) = self.candidate(0);
             let permit = budget.try_acquire_many(weight).ok()?;
             let (entry, room) = self.take(slot, weight);
@@ -338,6 +342,29 @@ impl Sched {
             blocked = true;
         }
         None
+    }
+
+    /// [`pick`](Self::pick) in a pool of one class whose queued jobs are all
+    /// unkeyed (at least one): the unkeyed queue, alone in the ring, is served
+    /// as [`candidate`](Self::candidate) and [`take`](Self::take) would serve it,
+    /// without looking it up.
+    #[inline]
+    fn pick_unkeyed<'a>(&mut self, budget: &'a Semaphore) -> Option<(Entry, Permit<'a>, Room)> {
+        let key = &mut self.keys[0];
+        let weight = key.entries.front()?.weight;
+        let permit = budget.try_acquire_many(weight).ok()?;
+        let entry = key.entries.pop_front()?;
+        self.queued -= 1;
+        self.classes[0].queued -= 1;
+        if key.entries.is_empty() {
+            key.in_ring = false;
+            key.deficit = 0;
+            let front = self.classes[0].ring.pop_front();
+            debug_assert_eq!(front, Some(0));
+        } else {
+            key.deficit = key.deficit.saturating_sub(cost(weight));
+        }
+        Some((entry, permit, Room::Unkeyed))
     }
 
     /// Moves class `c`'s ring to the key to serve next; returns it and its head's
