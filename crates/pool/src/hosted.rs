@@ -24,7 +24,11 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 
 /// A job's cell, seen by the worker that runs the future kept in it.
 pub(crate) trait HostedRun: Send + Sync {
-    fn poll_run(&self, cx: &mut Context<'_>) -> Poll<Ended>;
+    /// Polls the future kept in the cell. On `Ready`, the future has been dropped,
+    /// `ended` has been called with how it ended (while the outcome is still
+    /// unseen), and then the outcome has been published: one lock of the cell for
+    /// the outcome rather than a stash and a publish.
+    fn poll_run(&self, cx: &mut Context<'_>, ended: &mut dyn FnMut(Ended)) -> Poll<()>;
     fn abandon(&self, error: JobError);
     fn publish(&self);
     fn cancel_requested(&self) -> bool;
@@ -34,7 +38,7 @@ pub(crate) trait HostedRun: Send + Sync {
 }
 
 impl<T: Send + 'static> HostedRun for Cell<T> {
-    fn poll_run(&self, cx: &mut Context<'_>) -> Poll<Ended> {
+    fn poll_run(&self, cx: &mut Context<'_>, ended: &mut dyn FnMut(Ended)) -> Poll<()> {
         let (mut future, _) = self
             .take_future()
             .expect("hosted job polled without its future");
@@ -48,15 +52,17 @@ impl<T: Send + 'static> HostedRun for Cell<T> {
         };
         // Drop the future now, before the job's weight goes back to the budget.
         let dropped = panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
-        let (ended, outcome) = match (outcome, dropped) {
+        let (how, outcome) = match (outcome, dropped) {
             (Ok(output), Ok(())) => (Ended::Completed, Ok(output)),
             (Err(payload), _) | (Ok(_), Err(payload)) => (
                 Ended::Panicked,
                 Err(JobError::Panicked(Panic::new(payload))),
             ),
         };
-        self.stash(outcome);
-        Poll::Ready(ended)
+        // The outcome stays here, unseen, while the worker gives the weight back.
+        ended(how);
+        self.publish_hosted(outcome);
+        Poll::Ready(())
     }
 
     fn abandon(&self, error: JobError) {
@@ -129,11 +135,19 @@ impl Job {
         }
     }
 
-    /// Polls the started future (see [`Runnable::poll_run`]).
-    pub(crate) fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Ended> {
+    /// Polls the started future (see [`Runnable::poll_run`]). On `Ready`, calls
+    /// `ended` with how it ended, then publishes the outcome: the job is over.
+    pub(crate) fn poll_run(
+        &mut self,
+        cx: &mut Context<'_>,
+        ended: &mut dyn FnMut(Ended),
+    ) -> Poll<()> {
         match self {
-            Self::Task(task) => task.as_mut().poll_run(cx),
-            Self::Hosted(hosted) => hosted.0.poll_run(cx),
+            Self::Task(task) => task.as_mut().poll_run(cx).map(|how| {
+                ended(how);
+                task.as_mut().publish();
+            }),
+            Self::Hosted(hosted) => hosted.0.poll_run(cx, ended),
         }
     }
 

@@ -57,7 +57,9 @@ enum Slot<T> {
     Queued(BoxFuture<T>),
     /// A hosted job's future, started and pending.
     Parked(BoxFuture<T>),
-    /// A hosted job's outcome, not published yet: the handle does not see it.
+    /// A hosted job's error (it was abandoned: cancelled, timed out, dropped),
+    /// not published yet: the handle does not see it. (A hosted job that runs to
+    /// its end keeps its outcome on the worker's stack until it is published.)
     Stashed(Result<T, JobError>),
     Ready(Result<T, JobError>),
     Taken,
@@ -123,6 +125,15 @@ impl<T> Cell<T> {
     /// Keeps a hosted job's outcome until [`publish_stashed`](Self::publish_stashed).
     pub(crate) fn stash(&self, outcome: Result<T, JobError>) {
         self.lock().slot = Slot::Stashed(outcome);
+    }
+
+    /// Publishes the outcome of a hosted job that ran to its end (its future was
+    /// taken out to be polled, so the slot is empty).
+    pub(crate) fn publish_hosted(&self, outcome: Result<T, JobError>) {
+        self.publish(outcome);
+        // Read only by the entry's drop, on this thread or after the entry moved
+        // (which synchronises).
+        self.published.store(true, Ordering::Relaxed);
     }
 
     /// Publishes the stashed outcome of a hosted job.

@@ -16,7 +16,7 @@ use weir_core::Permit;
 
 use crate::{
     handle::JobError,
-    job::JobContext,
+    job::{JobContext, JobId},
     observer::{DropReason, Finished, Outcome, Started},
     queue::Entry,
     shared::Shared,
@@ -62,20 +62,31 @@ pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
 }
 
 /// A job a worker has taken. Whatever happens (including the worker task being
-/// dropped by a runtime shutdown), it ends exactly once, through `finish` or
+/// dropped by a runtime shutdown), it ends exactly once, through `finish` (or,
+/// for a job that ran to its end, [`Run::settle`] called from inside its poll) or
 /// `Shared::discard`.
 struct InFlight<'a> {
+    entry: Option<Entry>,
+    run: Run<'a>,
+}
+
+/// The worker's side of a taken job, apart from its entry (so that it can be
+/// settled while the entry is being polled).
+struct Run<'a> {
     shared: &'a Shared,
     /// The worker's id: its counter stripe.
     worker: usize,
-    entry: Option<Entry>,
     permit: Option<Permit<'a>>,
     started: bool,
+    /// Its fate is counted (by [`settle`](Self::settle)).
+    settled: bool,
     started_at: Option<Instant>,
     /// Weight running when the job started, its own included (adaptive pools).
     in_flight: usize,
     /// The job's own token, when its work asked for one.
     token: Option<CancellationToken>,
+    /// The worker's next job, when [`settle`](Self::settle) took it.
+    next: Option<(Entry, Permit<'a>)>,
 }
 
 impl<'a> InFlight<'a> {
@@ -85,28 +96,30 @@ impl<'a> InFlight<'a> {
 
     fn discard(&mut self, reason: DropReason) {
         let entry = self.entry.take().expect("job already ended");
-        if let Some(permit) = self.permit.take() {
-            self.shared
+        let shared = self.run.shared;
+        if let Some(permit) = self.run.permit.take() {
+            shared
                 .queue
                 .release(entry.slot, entry.class(), permit, false);
         }
-        self.shared.discard(entry, reason);
+        shared.discard(entry, reason);
     }
 
     fn start(&mut self) -> tracing::Span {
-        let shared = self.shared;
-        self.started = true;
+        let run = &mut self.run;
+        let shared = run.shared;
+        run.started = true;
         if shared.adaptive.is_some() {
-            self.started_at = Some(Instant::now());
-            self.in_flight = shared.budget.in_use();
+            run.started_at = Some(Instant::now());
+            run.in_flight = shared.budget.in_use();
         } else {
-            self.started_at = shared.now();
+            run.started_at = shared.now();
         }
-        shared.counters.started(self.worker);
+        shared.counters.started(run.worker);
         let entry = self.entry.as_mut().expect("job already ended");
         let (id, weight) = (entry.id, entry.weight);
         if let Some(observer) = &shared.observer {
-            let queue_wait = match (entry.task.meta().enqueued_at, self.started_at) {
+            let queue_wait = match (entry.task.meta().enqueued_at, run.started_at) {
                 (Some(queued), Some(started)) => started - queued,
                 _ => Duration::ZERO,
             };
@@ -120,7 +133,7 @@ impl<'a> InFlight<'a> {
         let span = tracing::debug_span!(parent: parent, "job", id = id.0, weight);
         let token = entry.task.needs_token().then(|| shared.token.child_token());
         let cx = JobContext::new(id, weight, token.clone());
-        self.token = token;
+        run.token = token;
         {
             let _enter = span.enter();
             tracing::trace!("job started");
@@ -129,11 +142,9 @@ impl<'a> InFlight<'a> {
         span
     }
 
-    /// Ends the started job. With `chain`, and when giving its weight back takes
-    /// the queue lock anyway (keyed jobs, reserved classes), also takes the
-    /// worker's next job in the same lock hold and returns it.
+    /// Ends the started job that did not run to its end (cancelled, timed out),
+    /// or whose worker task is dropped. See [`Run::settle`] for `chain`.
     fn finish(&mut self, outcome: Outcome, chain: bool) -> Option<(Entry, Permit<'a>)> {
-        let shared = self.shared;
         let mut entry = self.entry.take().expect("job already ended");
         match outcome {
             Outcome::TimedOut | Outcome::Cancelled => {
@@ -143,28 +154,42 @@ impl<'a> InFlight<'a> {
                     JobError::Cancelled
                 };
                 entry.task.abandon(error);
-                if let Some(token) = self.token.take() {
+                if let Some(token) = self.run.token.take() {
                     token.cancel();
                 }
             }
             Outcome::Completed | Outcome::Failed | Outcome::Panicked => {}
         }
+        // Settled already if it was settled from inside its poll, which then
+        // unwound (a panicking subscriber).
+        if !self.run.settled {
+            self.run
+                .settle(entry.id, entry.slot, entry.class(), outcome, chain);
+        }
+        entry.task.publish();
+        self.run.next.take()
+    }
+}
+
+impl<'a> Run<'a> {
+    /// Counts the fate of a started job of id `id` in key slot `slot` and class
+    /// `class`, whose outcome is in but not published yet. With `chain`, and when
+    /// giving its weight back takes the queue lock anyway (keyed jobs, reserved
+    /// classes), also takes the worker's next job in the same lock hold, into
+    /// `next`.
+    fn settle(&mut self, id: JobId, slot: u32, class: usize, outcome: Outcome, chain: bool) {
+        let shared = self.shared;
+        self.settled = true;
         // The weight goes back (to the budget and the class, together) before the
         // outcome is visible, so a caller that saw the outcome also sees the budget
         // free (and the counters moved).
-        let mut next = None;
         if let Some(permit) = self.permit.take() {
-            if chain && !shared.queue.releases_lock_free(entry.slot) && !shared.workers.surplus() {
-                next = shared.queue.release_and_take(
-                    entry.slot,
-                    entry.class(),
-                    permit,
-                    &shared.budget,
-                );
-            } else {
-                shared
+            if chain && !shared.queue.releases_lock_free(slot) && !shared.workers.surplus() {
+                self.next = shared
                     .queue
-                    .release(entry.slot, entry.class(), permit, true);
+                    .release_and_take(slot, class, permit, &shared.budget);
+            } else {
+                shared.queue.release(slot, class, permit, true);
             }
         }
         let run_time = self.started_at.map_or(Duration::ZERO, |t| t.elapsed());
@@ -180,25 +205,19 @@ impl<'a> InFlight<'a> {
         shared.counters.finished(self.worker, outcome);
         if let Some(observer) = &shared.observer {
             observer.on_finish(&Finished {
-                id: entry.id,
+                id,
                 outcome,
                 run_time,
             });
         }
-        tracing::trace!(
-            job.id = entry.id.0,
-            outcome = outcome.as_str(),
-            "job finished"
-        );
-        entry.task.publish();
-        next
+        tracing::trace!(job.id = id.0, outcome = outcome.as_str(), "job finished");
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if self.entry.is_some() {
-            if self.started {
+            if self.run.started {
                 self.finish(Outcome::Cancelled, false);
             } else {
                 self.discard(DropReason::Closed);
@@ -216,14 +235,18 @@ async fn run_job<'a>(
     permit: Permit<'a>,
 ) -> Option<(Entry, Permit<'a>)> {
     let mut job = InFlight {
-        shared,
-        worker,
         entry: Some(entry),
-        permit: Some(permit),
-        started: false,
-        started_at: None,
-        in_flight: 0,
-        token: None,
+        run: Run {
+            shared,
+            worker,
+            permit: Some(permit),
+            started: false,
+            settled: false,
+            started_at: None,
+            in_flight: 0,
+            token: None,
+            next: None,
+        },
     };
 
     // 1. The job was picked with its weight. It never starts if it was cancelled
@@ -237,43 +260,59 @@ async fn run_job<'a>(
         return None;
     }
 
-    // 2. Run it, until it ends, is cancelled, times out, or the close grace runs out.
+    // 2. Run it, until it ends, is cancelled, times out, or the close grace runs
+    //    out. A job that runs to its end is settled and published inside its poll
+    //    (`Ready(None)`); the others are finished here.
     let span = job.start();
     let timeout = job.entry().task.meta().timeout;
     let mut sleep = pin!(timeout.map(tokio::time::sleep));
     let mut abort = pin!(None);
-    let outcome = poll_fn(|cx| {
+    let stopped = poll_fn(|cx| {
         let entry = job.entry.as_mut().expect("job already ended");
         if entry.task.cancel_requested() || shared.abort.is_cancelled() {
-            return Poll::Ready(Outcome::Cancelled);
+            return Poll::Ready(Some(Outcome::Cancelled));
         }
+        let (id, slot, class) = (entry.id, entry.slot, entry.class());
+        let run = &mut job.run;
         let polled = {
             let _enter = span.enter();
-            entry.task.poll_run(cx)
+            entry.task.poll_run(cx, &mut |ended| {
+                let outcome = match ended {
+                    Ended::Completed => Outcome::Completed,
+                    Ended::Failed => Outcome::Failed,
+                    Ended::Panicked => Outcome::Panicked,
+                };
+                run.settle(id, slot, class, outcome, true);
+            })
         };
-        if let Poll::Ready(ended) = polled {
-            return Poll::Ready(match ended {
-                Ended::Completed => Outcome::Completed,
-                Ended::Failed => Outcome::Failed,
-                Ended::Panicked => Outcome::Panicked,
-            });
+        if polled.is_ready() {
+            return Poll::Ready(None);
         }
         // Pending: only now pay for the wake-up registrations.
         if entry.task.arm(cx.waker()) {
-            return Poll::Ready(Outcome::Cancelled);
+            return Poll::Ready(Some(Outcome::Cancelled));
         }
         if abort.is_none() {
             abort.set(Some(shared.abort.cancelled()));
         }
         if let Some(Poll::Ready(())) = abort.as_mut().as_pin_mut().map(|a| a.poll(cx)) {
-            return Poll::Ready(Outcome::Cancelled);
+            return Poll::Ready(Some(Outcome::Cancelled));
         }
         if let Some(Poll::Ready(())) = sleep.as_mut().as_pin_mut().map(|s| s.poll(cx)) {
-            return Poll::Ready(Outcome::TimedOut);
+            return Poll::Ready(Some(Outcome::TimedOut));
         }
         Poll::Pending
     })
     .await;
-    let _enter = span.enter();
-    job.finish(outcome, true)
+    match stopped {
+        // Ran to its end: settled and published.
+        None => {
+            job.entry = None;
+            job.run.next.take()
+        }
+        Some(outcome) => {
+            let _enter = span.enter();
+            job.finish(outcome, true)
+        }
+    }
 }
