@@ -297,19 +297,20 @@ impl Shared {
         };
         // An already boxed future with nothing to carry beside it runs from its
         // cell (see `crate::hosted`): one allocation a job instead of two.
-        let mut job = Some(job);
-        if timeout.is_none() && span.is_none() && self.observer.is_none() {
-            let boxed: &mut dyn Any = &mut job;
-            if let Some(future) = boxed.downcast_mut::<Option<BoxFuture<W::Output>>>() {
-                let cell = Arc::new(Cell::new(Arc::downgrade(self), future.take()));
-                return Prepared {
-                    task: None,
-                    cell,
-                    weight,
-                };
+        let job = if timeout.is_none() && span.is_none() {
+            match self.host(job) {
+                Ok(cell) => {
+                    return Prepared {
+                        task: None,
+                        cell,
+                        weight,
+                    };
+                }
+                Err(job) => job,
             }
-        }
-        let job = job.expect("job taken before it was prepared");
+        } else {
+            job
+        };
         let cell = Arc::new(Cell::new(Arc::downgrade(self), None));
         let meta = Meta {
             timeout,
@@ -320,6 +321,54 @@ impl Shared {
             task: Some(Box::pin(Task::new(job, cell.clone(), meta))),
             cell,
             weight,
+        }
+    }
+
+    /// The cell of `job` hosting it, if it is an already boxed future and the pool
+    /// has no observer (see `crate::hosted`); otherwise gives the job back. The
+    /// caller has checked that the job has no run timeout or parent span to carry.
+    fn host<W: Work>(self: &Arc<Self>, job: W) -> Result<Arc<Cell<W::Output>>, W> {
+        let mut job = Some(job);
+        if self.observer.is_none() {
+            let boxed: &mut dyn Any = &mut job;
+            if let Some(future) = boxed.downcast_mut::<Option<BoxFuture<W::Output>>>() {
+                return Ok(Arc::new(Cell::new(Arc::downgrade(self), future.take())));
+            }
+        }
+        Err(job.expect("job taken before it was hosted"))
+    }
+
+    /// [`enqueue`](Self::enqueue) of a job that [`prepare`](Self::prepare) would
+    /// host (no run timeout, observer or recordable parent span): its cell is
+    /// built and pushed directly, without the general admission's bookkeeping.
+    fn enqueue_hosted<W: Work>(
+        self: &Arc<Self>,
+        cell: Arc<Cell<W::Output>>,
+        weight: usize,
+        class: usize,
+    ) -> Result<JobHandle<W::Output>, W> {
+        let pushed = self.queue.push(&self.counters, class, |id| Entry {
+            id,
+            weight,
+            task: Job::Hosted(Hosted::new(cell.clone())),
+            slot: 0,
+            class: 0,
+        });
+        match pushed {
+            Some(Admitted { id, slot }) => {
+                tracing::trace!(job.id = id.0, job.weight = weight, "job submitted");
+                Ok(JobHandle::new(cell, id, slot))
+            }
+            None => {
+                self.release_slot();
+                self.refuse(RefuseReason::Closed, weight);
+                let prepared = Prepared::<W> {
+                    task: None,
+                    cell,
+                    weight,
+                };
+                Err(prepared.into_work())
+            }
         }
     }
 
@@ -380,6 +429,17 @@ impl Shared {
         class: usize,
     ) -> Result<JobHandle<W::Output>, W> {
         let weight = job.weight();
+        // The commonest job first: an already boxed future with nothing to carry.
+        let hostable = self.timeout_for(job.timeout()).is_none()
+            && !(tracing::level_enabled!(tracing::Level::DEBUG) && !Span::current().is_none());
+        let job = if hostable {
+            match self.host(job) {
+                Ok(cell) => return self.enqueue_hosted::<W>(cell, weight, class),
+                Err(job) => job,
+            }
+        } else {
+            job
+        };
         let (_, handle, job) = self.admit(job, |queue, counters, make| {
             queue.push(counters, class, make)
         });
