@@ -6,7 +6,7 @@ use std::{
     future::{Future, poll_fn},
     pin::pin,
     sync::{Arc, atomic::Ordering},
-    task::Poll,
+    task::{Context, Poll},
     time::Duration,
 };
 
@@ -23,35 +23,52 @@ use crate::{
     task::Ended,
 };
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "moved once, straight into `run_parked`; boxing would allocate for every job that waits"
+)]
 enum Next<'a> {
-    Job(Entry, Permit<'a>),
+    /// A job whose first poll left it pending, with its span.
+    Parked(InFlight<'a>, tracing::Span),
     Closed,
     Retired,
 }
 
 /// The worker task's body.
+///
+/// Jobs are taken and given their first poll synchronously, in one loop: a job
+/// that ends on its first poll (the common case) never becomes a future of its
+/// own. Only a job left pending moves to [`run_parked`], which waits for it
+/// along with its cancellation, the close grace and its run timeout.
 pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
     // The job taken when the last one gave its weight back, if any.
     let mut chained = None;
     loop {
-        let next = match chained.take() {
-            Some((entry, permit)) => Next::Job(entry, permit),
-            None => {
-                poll_fn(|cx| {
-                    if shared.workers.try_retire() {
-                        shared.queue.retire(id);
-                        return Poll::Ready(Next::Retired);
+        let next = poll_fn(|cx| {
+            loop {
+                let (entry, permit) = match chained.take() {
+                    Some(taken) => taken,
+                    None => {
+                        if shared.workers.try_retire() {
+                            shared.queue.retire(id);
+                            return Poll::Ready(Next::Retired);
+                        }
+                        match shared.queue.poll_pop(&shared.budget, id, cx) {
+                            Poll::Ready(Some(taken)) => taken,
+                            Poll::Ready(None) => return Poll::Ready(Next::Closed),
+                            Poll::Pending => return Poll::Pending,
+                        }
                     }
-                    shared
-                        .queue
-                        .poll_pop(&shared.budget, id, cx)
-                        .map(|taken| taken.map_or(Next::Closed, |(e, p)| Next::Job(e, p)))
-                })
-                .await
+                };
+                match run_first(&shared, id, entry, permit, cx) {
+                    First::Ended(next) => chained = next,
+                    First::Pending(job, span) => return Poll::Ready(Next::Parked(job, span)),
+                }
             }
-        };
+        })
+        .await;
         match next {
-            Next::Job(entry, permit) => chained = run_job(&shared, id, entry, permit).await,
+            Next::Parked(job, span) => chained = run_parked(job, span).await,
             Next::Closed => {
                 shared.workers.live.fetch_sub(1, Ordering::AcqRel);
                 return;
@@ -81,6 +98,9 @@ struct Run<'a> {
     /// Its fate is counted (by [`settle`](Self::settle)).
     settled: bool,
     started_at: Option<Instant>,
+    /// When its run timeout expires, if it has one (and the instant is
+    /// representable).
+    deadline: Option<Instant>,
     /// Weight running when the job started, its own included (adaptive pools).
     in_flight: usize,
     /// The job's own token, when its work asked for one.
@@ -226,14 +246,23 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Runs a taken job to its end; returns the worker's next job if it was taken
-/// while this one gave its weight back.
-async fn run_job<'a>(
+/// What a taken job's first poll left.
+enum First<'a> {
+    /// It ended (or never started); with the worker's next job if it was taken
+    /// while this one gave its weight back.
+    Ended(Option<(Entry, Permit<'a>)>),
+    /// It is pending (the worker is armed for its cancellation).
+    Pending(InFlight<'a>, tracing::Span),
+}
+
+/// Starts a taken job and polls it once.
+fn run_first<'a>(
     shared: &'a Shared,
     worker: usize,
     entry: Entry,
     permit: Permit<'a>,
-) -> Option<(Entry, Permit<'a>)> {
+    cx: &mut Context<'_>,
+) -> First<'a> {
     let mut job = InFlight {
         entry: Some(entry),
         run: Run {
@@ -243,6 +272,7 @@ async fn run_job<'a>(
             started: false,
             settled: false,
             started_at: None,
+            deadline: None,
             in_flight: 0,
             token: None,
             next: None,
@@ -253,27 +283,39 @@ async fn run_job<'a>(
     //    or the close deadline passed in the meantime.
     if job.entry().task.cancel_requested() {
         job.discard(DropReason::Cancelled);
-        return None;
+        return First::Ended(None);
     }
     if shared.token.is_cancelled() {
         job.discard(DropReason::Closed);
-        return None;
+        return First::Ended(None);
     }
 
-    // 2. Run it, until it ends, is cancelled, times out, or the close grace runs
-    //    out. A job that runs to its end is settled and published inside its poll
-    //    (`Ready(None)`); the others are finished here.
+    // 2. Run it: its run timeout counts from here.
     let span = job.start();
-    let timeout = job.entry().task.meta().timeout;
-    let mut sleep = pin!(timeout.map(tokio::time::sleep));
-    let mut abort = pin!(None);
-    let stopped = poll_fn(|cx| {
-        let entry = job.entry.as_mut().expect("job already ended");
-        if entry.task.cancel_requested() || shared.abort.is_cancelled() {
+    if let Some(timeout) = job.entry().task.meta().timeout {
+        job.run.deadline = Instant::now().checked_add(timeout);
+    }
+    match job.poll(&span, cx) {
+        Poll::Ready(None) => First::Ended(job.run.next.take()),
+        Poll::Ready(Some(outcome)) => {
+            let _enter = span.enter();
+            First::Ended(job.finish(outcome, true))
+        }
+        Poll::Pending => First::Pending(job, span),
+    }
+}
+
+impl InFlight<'_> {
+    /// Polls the started job: `Ready(None)` once it ran to its end (settled and
+    /// published inside its poll), `Ready(Some(outcome))` if it is to be finished
+    /// as cancelled; when pending, the worker is armed for its cancellation.
+    fn poll(&mut self, span: &tracing::Span, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
+        let entry = self.entry.as_mut().expect("job already ended");
+        if entry.task.cancel_requested() || self.run.shared.abort.is_cancelled() {
             return Poll::Ready(Some(Outcome::Cancelled));
         }
         let (id, slot, class) = (entry.id, entry.slot, entry.class());
-        let run = &mut job.run;
+        let run = &mut self.run;
         let polled = {
             let _enter = span.enter();
             entry.task.poll_run(cx, &mut |ended| {
@@ -286,16 +328,33 @@ async fn run_job<'a>(
             })
         };
         if polled.is_ready() {
+            self.entry = None;
             return Poll::Ready(None);
         }
-        // Pending: only now pay for the wake-up registrations.
+        // Pending: only now pay for the wake-up registration.
         if entry.task.arm(cx.waker()) {
             return Poll::Ready(Some(Outcome::Cancelled));
         }
-        if abort.is_none() {
-            abort.set(Some(shared.abort.cancelled()));
+        Poll::Pending
+    }
+}
+
+/// Runs a started job that its first poll left pending to its end, cancellation,
+/// run timeout or the close grace; returns the worker's next job if it was taken
+/// while this one gave its weight back.
+async fn run_parked<'a>(mut job: InFlight<'a>, span: tracing::Span) -> Option<(Entry, Permit<'a>)> {
+    let shared = job.run.shared;
+    let mut sleep = pin!(job.run.deadline.map(tokio::time::sleep_until));
+    let mut abort = pin!(shared.abort.cancelled());
+    // The first poll happened in `run_first`: this one registers the rest.
+    let mut polled = true;
+    let stopped = poll_fn(|cx| {
+        if !std::mem::take(&mut polled) {
+            if let Poll::Ready(stopped) = job.poll(&span, cx) {
+                return Poll::Ready(stopped);
+            }
         }
-        if let Some(Poll::Ready(())) = abort.as_mut().as_pin_mut().map(|a| a.poll(cx)) {
+        if abort.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Some(Outcome::Cancelled));
         }
         if let Some(Poll::Ready(())) = sleep.as_mut().as_pin_mut().map(|s| s.poll(cx)) {
@@ -306,10 +365,7 @@ async fn run_job<'a>(
     .await;
     match stopped {
         // Ran to its end: settled and published.
-        None => {
-            job.entry = None;
-            job.run.next.take()
-        }
+        None => job.run.next.take(),
         Some(outcome) => {
             let _enter = span.enter();
             job.finish(outcome, true)
