@@ -39,7 +39,7 @@ pub(crate) trait HostedRun: Send + Sync {
 
 impl<T: Send + 'static> HostedRun for Cell<T> {
     fn poll_run(&self, cx: &mut Context<'_>, ended: &mut dyn FnMut(Ended)) -> Poll<()> {
-        let (mut future, _) = self
+        let mut future = self
             .take_future()
             .expect("hosted job polled without its future");
         let outcome = match panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
@@ -118,19 +118,16 @@ static PLAIN: Meta = Meta {
 };
 
 impl Job {
-    /// Whether [`start`](Self::start) needs a cancellation token in its context.
-    pub(crate) fn needs_token(&self) -> bool {
+    /// Turns the work into its future, in the context `cx` builds (told whether
+    /// the work needs a cancellation token).
+    #[inline]
+    pub(crate) fn start(&mut self, cx: impl FnOnce(bool) -> JobContext) {
         match self {
-            Self::Task(task) => task.needs_token(),
-            Self::Hosted(_) => false,
-        }
-    }
-
-    /// Turns the work into its future.
-    pub(crate) fn start(&mut self, cx: JobContext) {
-        match self {
-            Self::Task(task) => task.as_mut().start(cx),
-            // A future is its own work: nothing to start.
+            Self::Task(task) => {
+                let cx = cx(task.needs_token());
+                task.as_mut().start(cx);
+            }
+            // A future is its own work: nothing to start, no context to build.
             Self::Hosted(_) => {}
         }
     }

@@ -351,6 +351,7 @@ impl Queue {
     }
 
     /// Whether [`release`](Self::release) of a job in `slot` skips the lock.
+    #[inline]
     pub(crate) fn releases_lock_free(&self, slot: u32) -> bool {
         self.unreserved && (slot as usize) < self.classes
     }
@@ -363,6 +364,7 @@ impl Queue {
     /// weight only to honour reservations (the budget's own count is what limits
     /// the jobs). No worker needs waking either way: the releasing worker looks
     /// for work next.
+    #[inline]
     pub(crate) fn release(&self, slot: u32, class: usize, permit: Permit<'_>, ran: bool) {
         if self.releases_lock_free(slot) {
             if let Some(in_use) = self.in_use.get(class) {

@@ -611,7 +611,7 @@ impl<W: Work> Prepared<W> {
         match self.task {
             Some(mut task) => task.as_mut().take_work(),
             None => {
-                let mut future = self.cell.take_future().map(|(future, _)| future);
+                let mut future = self.cell.take_future();
                 let work: &mut dyn Any = &mut future;
                 work.downcast_mut::<Option<W>>()
                     .and_then(Option::take)

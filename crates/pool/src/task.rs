@@ -104,12 +104,11 @@ impl<T> Cell<T> {
     }
 
     /// Takes a hosted job's future out to poll it (outside the lock, so that the
-    /// job's own code may use its handle); with whether it had started.
-    pub(crate) fn take_future(&self) -> Option<(BoxFuture<T>, bool)> {
+    /// job's own code may use its handle).
+    pub(crate) fn take_future(&self) -> Option<BoxFuture<T>> {
         let mut state = self.lock();
         match mem::replace(&mut state.slot, Slot::Empty) {
-            Slot::Queued(future) => Some((future, false)),
-            Slot::Parked(future) => Some((future, true)),
+            Slot::Queued(future) | Slot::Parked(future) => Some(future),
             other => {
                 state.slot = other;
                 None

@@ -151,13 +151,14 @@ impl<'a> InFlight<'a> {
         }
         let parent = entry.task.meta().span.as_ref().and_then(|span| span.id());
         let span = tracing::debug_span!(parent: parent, "job", id = id.0, weight);
-        let token = entry.task.needs_token().then(|| shared.token.child_token());
-        let cx = JobContext::new(id, weight, token.clone());
-        run.token = token;
         {
             let _enter = span.enter();
             tracing::trace!("job started");
-            entry.task.start(cx);
+            entry.task.start(|needs_token| {
+                let token = needs_token.then(|| shared.token.child_token());
+                run.token.clone_from(&token);
+                JobContext::new(id, weight, token)
+            });
         }
         span
     }
