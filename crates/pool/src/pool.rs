@@ -4,7 +4,7 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use weir_core::Semaphore;
+use weir_core::{Semaphore, TryAcquireError};
 
 use crate::{
     builder::{Builder, validate_count},
@@ -152,7 +152,15 @@ impl Pool {
             let shared = self.shared();
             let (job, weight, class) =
                 shared.precheck(job, SubmitError::TooHeavy, SubmitError::Shed)?;
-            if shared.queue.slots().increment().await.is_err() {
+            // Room now (nobody waiting ahead) without building the wait; the same
+            // FIFO rule either way.
+            let slots = shared.queue.slots();
+            let room = match slots.try_increment() {
+                Ok(()) => Ok(()),
+                Err(TryAcquireError::Closed) => Err(()),
+                Err(_) => slots.increment().await.map_err(drop),
+            };
+            if room.is_err() {
                 shared.refuse(RefuseReason::Closed, weight);
                 return Err(SubmitError::Closed(job));
             }
