@@ -90,17 +90,25 @@ impl<T: Send + 'static> HostedRun for Cell<T> {
 
 /// A queue entry's hold on a hosted job: it resolves the handle if dropped before
 /// the job published (the runtime shut down with the job queued or running).
-pub(crate) struct Hosted(Arc<dyn HostedRun>);
+/// `None` once the worker that ran the job to its end let go of it (see
+/// [`Job::ran`]): nothing is left to resolve.
+pub(crate) struct Hosted(Option<Arc<dyn HostedRun>>);
 
 impl Hosted {
     pub(crate) fn new(cell: Arc<dyn HostedRun>) -> Self {
-        Self(cell)
+        Self(Some(cell))
+    }
+
+    fn cell(&self) -> &dyn HostedRun {
+        self.0.as_deref().expect("hosted job used after it ran")
     }
 }
 
 impl Drop for Hosted {
     fn drop(&mut self) {
-        self.0.lost();
+        if let Some(cell) = self.0.take() {
+            cell.lost();
+        }
     }
 }
 
@@ -144,7 +152,7 @@ impl Job {
                 ended(how);
                 task.as_mut().publish();
             }),
-            Self::Hosted(hosted) => hosted.0.poll_run(cx, ended),
+            Self::Hosted(hosted) => hosted.cell().poll_run(cx, ended),
         }
     }
 
@@ -152,7 +160,7 @@ impl Job {
     pub(crate) fn abandon(&mut self, error: JobError) {
         match self {
             Self::Task(task) => task.as_mut().abandon(error),
-            Self::Hosted(hosted) => hosted.0.abandon(error),
+            Self::Hosted(hosted) => hosted.cell().abandon(error),
         }
     }
 
@@ -160,21 +168,30 @@ impl Job {
     pub(crate) fn publish(&mut self) {
         match self {
             Self::Task(task) => task.as_mut().publish(),
-            Self::Hosted(hosted) => hosted.0.publish(),
+            Self::Hosted(hosted) => hosted.cell().publish(),
+        }
+    }
+
+    /// The job ran to its end and published its outcome (see
+    /// [`poll_run`](Self::poll_run)): lets go of a hosted job's cell without the
+    /// safety net's check.
+    pub(crate) fn ran(&mut self) {
+        if let Self::Hosted(hosted) = self {
+            hosted.0 = None;
         }
     }
 
     pub(crate) fn cancel_requested(&self) -> bool {
         match self {
             Self::Task(task) => task.cancel_requested(),
-            Self::Hosted(hosted) => hosted.0.cancel_requested(),
+            Self::Hosted(hosted) => hosted.cell().cancel_requested(),
         }
     }
 
     pub(crate) fn arm(&self, waker: &Waker) -> bool {
         match self {
             Self::Task(task) => task.arm(waker),
-            Self::Hosted(hosted) => hosted.0.arm(waker),
+            Self::Hosted(hosted) => hosted.cell().arm(waker),
         }
     }
 

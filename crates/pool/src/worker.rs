@@ -296,7 +296,7 @@ fn run_first<'a>(
     if let Some(timeout) = job.entry().task.meta().timeout {
         job.run.deadline = Instant::now().checked_add(timeout);
     }
-    match job.poll(&span, cx) {
+    match job.poll(&span, cx, true) {
         Poll::Ready(None) => First::Ended(job.run.next.take()),
         Poll::Ready(Some(outcome)) => {
             let _enter = span.enter();
@@ -310,9 +310,18 @@ impl InFlight<'_> {
     /// Polls the started job: `Ready(None)` once it ran to its end (settled and
     /// published inside its poll), `Ready(Some(outcome))` if it is to be finished
     /// as cancelled; when pending, the worker is armed for its cancellation.
-    fn poll(&mut self, span: &tracing::Span, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
+    ///
+    /// The `first` poll follows the checks before the start (a cancellation
+    /// requested, the close deadline passed, which the grace's end implies), so it
+    /// does not repeat them.
+    fn poll(
+        &mut self,
+        span: &tracing::Span,
+        cx: &mut Context<'_>,
+        first: bool,
+    ) -> Poll<Option<Outcome>> {
         let entry = self.entry.as_mut().expect("job already ended");
-        if entry.task.cancel_requested() || self.run.shared.abort.is_cancelled() {
+        if !first && (entry.task.cancel_requested() || self.run.shared.abort.is_cancelled()) {
             return Poll::Ready(Some(Outcome::Cancelled));
         }
         let (id, slot, class) = (entry.id, entry.slot, entry.class());
@@ -329,7 +338,9 @@ impl InFlight<'_> {
             })
         };
         if polled.is_ready() {
-            self.entry = None;
+            if let Some(mut entry) = self.entry.take() {
+                entry.task.ran();
+            }
             return Poll::Ready(None);
         }
         // Pending: only now pay for the wake-up registration.
@@ -351,7 +362,7 @@ async fn run_parked<'a>(mut job: InFlight<'a>, span: tracing::Span) -> Option<(E
     let mut polled = true;
     let stopped = poll_fn(|cx| {
         if !std::mem::take(&mut polled) {
-            if let Poll::Ready(stopped) = job.poll(&span, cx) {
+            if let Poll::Ready(stopped) = job.poll(&span, cx, false) {
                 return Poll::Ready(stopped);
             }
         }
