@@ -335,7 +335,11 @@ impl Shared {
         if self.observer.is_none() {
             let boxed: &mut dyn Any = &mut job;
             if let Some(future) = boxed.downcast_mut::<Option<BoxFuture<W::Output>>>() {
-                return Ok(Arc::new(Cell::new(Arc::downgrade(self), future.take())));
+                let future = future.take();
+                // Empty now: skip its drop glue (the compiler cannot see through
+                // the downcast).
+                std::mem::forget(job);
+                return Ok(Arc::new(Cell::new(Arc::downgrade(self), future)));
             }
         }
         Err(job.expect("job taken before it was hosted"))

@@ -205,15 +205,18 @@ impl<T> Cell<T> {
 
     /// Stores the outcome and wakes the handle.
     pub(crate) fn publish(&self, outcome: Result<T, JobError>) {
-        let (handle, runner) = {
+        let (old, handle, runner) = {
             let mut state = self.lock();
-            debug_assert!(
-                matches!(state.slot, Slot::Empty),
-                "job outcome published twice"
-            );
-            state.slot = Slot::Ready(outcome);
-            (state.handle.take(), state.runner.take())
+            let old = mem::replace(&mut state.slot, Slot::Ready(outcome));
+            (old, state.handle.take(), state.runner.take())
         };
+        debug_assert!(matches!(old, Slot::Empty), "job outcome published twice");
+        // Empty (always, but for a bug): nothing to drop, so skip the drop glue.
+        if matches!(old, Slot::Empty) {
+            mem::forget(old);
+        } else {
+            drop(old);
+        }
         drop(runner);
         if let Some(handle) = handle {
             handle.wake();
