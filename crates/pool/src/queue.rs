@@ -147,6 +147,7 @@ impl Queue {
         }
     }
 
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // No user code runs under this lock (entries are dropped and wakers woken
         // after it is released), so poisoning cannot leave it inconsistent.
@@ -541,6 +542,7 @@ impl Inner {
     }
 
     /// Picks an idle worker to wake, unless one is already on its way.
+    #[inline]
     fn notify_one(&mut self) -> Option<Waker> {
         if !self.notified.is_empty() {
             return None;

@@ -191,6 +191,7 @@ impl Shared {
 
     /// Whether a job of this weight could ever run in `class` under the current
     /// budget: it may use the budget less the other classes' reservations.
+    #[inline]
     pub(crate) fn fits(&self, weight: usize, class: usize) -> bool {
         // The budget is never below 1 nor below the total reservation, so a job of
         // weight 1 fits when nothing is reserved: skip reading the budget's capacity,
