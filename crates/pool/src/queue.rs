@@ -365,7 +365,8 @@ impl Queue {
     /// weight only to honour reservations (the budget's own count is what limits
     /// the jobs). No worker needs waking either way: the releasing worker looks
     /// for work next.
-    #[inline]
+    // Forced: it is a few instructions for an unkeyed job, and was left a call.
+    #[inline(always)]
     pub(crate) fn release(&self, slot: u32, class: usize, permit: Permit<'_>, ran: bool) {
         if self.releases_lock_free(slot) {
             if let Some(in_use) = self.in_use.get(class) {

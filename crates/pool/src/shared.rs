@@ -222,6 +222,7 @@ impl Shared {
     /// for its class's share of the budget, or arriving while the watermark sheds, is
     /// refused (counted) and handed back through `too_heavy` / `shed`. Otherwise
     /// returns the job with its weight and class index.
+    #[inline]
     pub(crate) fn precheck<W: Work, E>(
         &self,
         job: W,
