@@ -330,23 +330,22 @@ impl Queue {
         // wake-up on. Closed and now empty: every idle worker can exit. (Whether
         // a worker could be notified is checked first: the budget's count is a
         // line every worker writes, not worth reading under the lock for nothing.)
-        let (next, exit) = if inner.sched.queued() > 0 {
-            let next = if inner.can_notify() && budget.available() > 0 {
-                inner.notify_one()
-            } else {
-                None
-            };
-            (next, Vec::new())
+        if inner.sched.queued() == 0 {
+            let exit = inner.exit_idle();
+            drop(inner);
+            room.give_back(&self.slots);
+            exit.into_iter().for_each(Waker::wake);
+            return Ok((entry, permit));
+        }
+        let next = if inner.can_notify() && budget.available() > 0 {
+            inner.notify_one()
         } else {
-            (None, inner.exit_idle())
+            None
         };
         drop(inner);
         room.give_back(&self.slots);
         if let Some(next) = next {
             next.wake();
-        }
-        if !exit.is_empty() {
-            exit.into_iter().for_each(Waker::wake);
         }
         Ok((entry, permit))
     }
