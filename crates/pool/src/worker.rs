@@ -61,7 +61,8 @@ pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
                     }
                 };
                 match run_first(&shared, id, entry, permit, cx) {
-                    First::Ended(next) => chained = next,
+                    First::Ended => {}
+                    First::Chained(entry, permit) => chained = Some((entry, permit)),
                     First::Pending(job, span) => return Poll::Ready(Next::Parked(job, span)),
                 }
             }
@@ -249,11 +250,23 @@ impl Drop for InFlight<'_> {
 
 /// What a taken job's first poll left.
 enum First<'a> {
-    /// It ended (or never started); with the worker's next job if it was taken
-    /// while this one gave its weight back.
-    Ended(Option<(Entry, Permit<'a>)>),
+    /// It ended (or never started).
+    Ended,
+    /// It ended, and the worker's next job was taken while it gave its weight
+    /// back.
+    Chained(Entry, Permit<'a>),
     /// It is pending (the worker is armed for its cancellation).
     Pending(InFlight<'a>, tracing::Span),
+}
+
+impl<'a> First<'a> {
+    /// A job ended, with the worker's next job if one was taken.
+    fn after(next: Option<(Entry, Permit<'a>)>) -> Self {
+        match next {
+            Some((entry, permit)) => Self::Chained(entry, permit),
+            None => Self::Ended,
+        }
+    }
 }
 
 /// Starts a taken job and polls it once.
@@ -284,11 +297,11 @@ fn run_first<'a>(
     //    or the close deadline passed in the meantime.
     if job.entry().task.cancel_requested() {
         job.discard(DropReason::Cancelled);
-        return First::Ended(None);
+        return First::Ended;
     }
     if shared.token.is_cancelled() {
         job.discard(DropReason::Closed);
-        return First::Ended(None);
+        return First::Ended;
     }
 
     // 2. Run it: its run timeout counts from here.
@@ -297,10 +310,10 @@ fn run_first<'a>(
         job.run.deadline = Instant::now().checked_add(timeout);
     }
     match job.poll(&span, cx, true) {
-        Poll::Ready(None) => First::Ended(job.run.next.take()),
+        Poll::Ready(None) => First::after(job.run.next.take()),
         Poll::Ready(Some(outcome)) => {
             let _enter = span.enter();
-            First::Ended(job.finish(outcome, true))
+            First::after(job.finish(outcome, true))
         }
         Poll::Pending => First::Pending(job, span),
     }
