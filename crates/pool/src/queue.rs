@@ -522,7 +522,7 @@ impl Inner {
     ) -> Admitted {
         let id = self.take_id();
         counters.submitted();
-        self.sched.push(slot, make(id));
+        self.sched.push_with(slot, || make(id));
         Admitted { id, slot }
     }
 

@@ -265,11 +265,21 @@ impl Sched {
     }
 
     /// Pushes an entry into `slot`, whose room the caller holds.
-    pub(crate) fn push(&mut self, slot: u32, mut entry: Entry) {
+    pub(crate) fn push(&mut self, slot: u32, entry: Entry) {
+        self.push_with(slot, || entry);
+    }
+
+    /// Pushes the entry `make` builds into `slot`, whose room the caller holds
+    /// (built in place, rather than moved in).
+    #[inline]
+    pub(crate) fn push_with(&mut self, slot: u32, make: impl FnOnce() -> Entry) {
         let key = &mut self.keys[slot as usize];
-        entry.slot = slot;
-        entry.class = u32::try_from(key.class).expect("more than u32::MAX classes");
-        key.entries.push_back(entry);
+        let class = u32::try_from(key.class).expect("more than u32::MAX classes");
+        key.entries.push_back(Entry {
+            slot,
+            class,
+            ..make()
+        });
         key.accepted += 1;
         let class = &mut self.classes[key.class];
         class.queued += 1;
