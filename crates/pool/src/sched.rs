@@ -308,17 +308,25 @@ impl Sched {
     /// Takes the next job that may start, with its weight from `budget`. The job's
     /// queue room is not given back here: the caller does that with the returned
     /// [`Room`] once it has released the queue lock (see [`Room`]).
+    // Forced, for the common case to be picked in line; the rest is `pick_any`.
+    #[inline(always)]
     pub(crate) fn pick<'a>(&mut self, budget: &'a Semaphore) -> Option<(Entry, Permit<'a>, Room)> {
         if self.queued == 0 {
             return None;
         }
+        if self.in_use.is_empty() && self.keys[0].entries.len() == self.queued {
+            // One class, and only unkeyed jobs are queued: their queue is alone in
+            // the ring.
+            return self.pick_unkeyed(budget);
+        }
+        self.pick_any(budget)
+    }
+
+    /// [`pick`](Self::pick) with queued jobs, in general.
+    fn pick_any<'a>(&mut self, budget: &'a Semaphore) -> Option<(Entry, Permit<'a>, Room)> {
         if self.in_use.is_empty() {
             // One class: nothing is owed to another, so the head may start if the
             // budget has its weight.
-            if self.keys[0].entries.len() == self.queued {
-                // Only unkeyed jobs are queued: their queue is alone in the ring.
-                return self.pick_unkeyed(budget);
-            }
             let (slot, weight) = self.candidate(0);
             let permit = budget.try_acquire_many(weight).ok()?;
             let (entry, room) = self.take(slot, weight);
@@ -358,7 +366,7 @@ impl Sched {
     /// unkeyed (at least one): the unkeyed queue, alone in the ring, is served
     /// as [`candidate`](Self::candidate) and [`take`](Self::take) would serve it,
     /// without looking it up.
-    #[inline]
+    #[inline(always)]
     fn pick_unkeyed<'a>(&mut self, budget: &'a Semaphore) -> Option<(Entry, Permit<'a>, Room)> {
         let key = &mut self.keys[0];
         let weight = key.entries.front()?.weight;
