@@ -75,7 +75,11 @@ impl<T> Cell<T> {
             slot: AtomicU32::new(0),
             pool,
             state: Mutex::new(State {
-                slot: future.map_or(Slot::Empty, Slot::Queued),
+                // Not `map_or`: that would build and drop an `Empty` for nothing.
+                slot: match future {
+                    Some(future) => Slot::Queued(future),
+                    None => Slot::Empty,
+                },
                 handle: None,
                 runner: None,
             }),
