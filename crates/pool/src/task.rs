@@ -109,6 +109,8 @@ impl<T> Cell<T> {
 
     /// Takes a hosted job's future out to poll it (outside the lock, so that the
     /// job's own code may use its handle).
+    // Forced: on every hosted job's path, and left a call otherwise.
+    #[inline(always)]
     pub(crate) fn take_future(&self) -> Option<BoxFuture<T>> {
         let mut state = self.lock();
         match mem::replace(&mut state.slot, Slot::Empty) {
@@ -208,6 +210,8 @@ impl<T> Cell<T> {
     }
 
     /// Stores the outcome and wakes the handle.
+    // Forced: on every hosted job's path, and left a call otherwise.
+    #[inline(always)]
     pub(crate) fn publish(&self, outcome: Result<T, JobError>) {
         let (old, handle, runner) = {
             let mut state = self.lock();

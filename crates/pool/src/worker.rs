@@ -126,6 +126,8 @@ impl<'a> InFlight<'a> {
         shared.discard(entry, reason);
     }
 
+    // Forced: one caller (`run_first`), which it is part of.
+    #[inline(always)]
     fn start(&mut self) -> tracing::Span {
         let run = &mut self.run;
         let shared = run.shared;
