@@ -314,7 +314,7 @@ fn run_first<'a>(
     if let Some(timeout) = job.entry().task.meta().timeout {
         job.run.deadline = Instant::now().checked_add(timeout);
     }
-    match job.poll(&span, cx, true) {
+    match job.poll(&span, cx) {
         Poll::Ready(None) => First::after(job.run.next.take()),
         Poll::Ready(Some(outcome)) => {
             let _enter = span.enter();
@@ -328,21 +328,14 @@ impl InFlight<'_> {
     /// Polls the started job: `Ready(None)` once it ran to its end (settled and
     /// published inside its poll), `Ready(Some(outcome))` if it is to be finished
     /// as cancelled; when pending, the worker is armed for its cancellation.
-    ///
-    /// The `first` poll follows the checks before the start (a cancellation
-    /// requested, the close deadline passed, which the grace's end implies), so it
-    /// does not repeat them.
     // Forced: left a call with `#[inline]`; in line, the settling callback is
     // cheaper (~30 instructions a job, callgrind).
     #[inline(always)]
-    fn poll(
-        &mut self,
-        span: &tracing::Span,
-        cx: &mut Context<'_>,
-        first: bool,
-    ) -> Poll<Option<Outcome>> {
+    fn poll(&mut self, span: &tracing::Span, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
         let entry = self.entry.as_mut().expect("job already ended");
-        if !first && (entry.task.cancel_requested() || self.run.shared.abort.is_cancelled()) {
+        // Also before the first poll: a job cancelled once it started (by its
+        // observer's or its work's start, or another thread) is never polled.
+        if entry.task.cancel_requested() || self.run.shared.abort.is_cancelled() {
             return Poll::Ready(Some(Outcome::Cancelled));
         }
         let (id, slot, class) = (entry.id, entry.slot, entry.class());
@@ -383,7 +376,7 @@ async fn run_parked<'a>(mut job: InFlight<'a>, span: tracing::Span) -> Option<(E
     let mut polled = true;
     let stopped = poll_fn(|cx| {
         if !std::mem::take(&mut polled) {
-            if let Poll::Ready(stopped) = job.poll(&span, cx, false) {
+            if let Poll::Ready(stopped) = job.poll(&span, cx) {
                 return Poll::Ready(stopped);
             }
         }
