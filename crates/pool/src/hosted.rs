@@ -181,6 +181,11 @@ impl Job {
         }
     }
 
+    /// Whether it is a future hosted in its cell (rather than a task).
+    pub(crate) fn is_hosted(&self) -> bool {
+        matches!(self, Self::Hosted(_))
+    }
+
     pub(crate) fn cancel_requested(&self) -> bool {
         match self {
             Self::Task(task) => task.cancel_requested(),

@@ -314,7 +314,7 @@ fn run_first<'a>(
     if let Some(timeout) = job.entry().task.meta().timeout {
         job.run.deadline = Instant::now().checked_add(timeout);
     }
-    match job.poll(&span, cx) {
+    match job.poll(&span, cx, true) {
         Poll::Ready(None) => First::after(job.run.next.take()),
         Poll::Ready(Some(outcome)) => {
             let _enter = span.enter();
@@ -328,14 +328,26 @@ impl InFlight<'_> {
     /// Polls the started job: `Ready(None)` once it ran to its end (settled and
     /// published inside its poll), `Ready(Some(outcome))` if it is to be finished
     /// as cancelled; when pending, the worker is armed for its cancellation.
+    ///
+    /// Before every poll, a job cancelled (or whose close grace ran out) is not
+    /// polled, including before the `first`: its observer's `on_start` or its
+    /// work's start may have cancelled it. A hosted job has neither (it is hosted
+    /// only without an observer, and a future needs no start), so before its first
+    /// poll only another thread could have, just after the checks made before its
+    /// start: the same race as a cancellation just after the poll began, so that
+    /// check is not repeated.
     // Forced: left a call with `#[inline]`; in line, the settling callback is
     // cheaper (~30 instructions a job, callgrind).
     #[inline(always)]
-    fn poll(&mut self, span: &tracing::Span, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
+    fn poll(
+        &mut self,
+        span: &tracing::Span,
+        cx: &mut Context<'_>,
+        first: bool,
+    ) -> Poll<Option<Outcome>> {
         let entry = self.entry.as_mut().expect("job already ended");
-        // Also before the first poll: a job cancelled once it started (by its
-        // observer's or its work's start, or another thread) is never polled.
-        if entry.task.cancel_requested() || self.run.shared.abort.is_cancelled() {
+        let check = !(first && entry.task.is_hosted());
+        if check && (entry.task.cancel_requested() || self.run.shared.abort.is_cancelled()) {
             return Poll::Ready(Some(Outcome::Cancelled));
         }
         let (id, slot, class) = (entry.id, entry.slot, entry.class());
@@ -376,7 +388,7 @@ async fn run_parked<'a>(mut job: InFlight<'a>, span: tracing::Span) -> Option<(E
     let mut polled = true;
     let stopped = poll_fn(|cx| {
         if !std::mem::take(&mut polled) {
-            if let Poll::Ready(stopped) = job.poll(&span, cx) {
+            if let Poll::Ready(stopped) = job.poll(&span, cx, false) {
                 return Poll::Ready(stopped);
             }
         }
