@@ -6,7 +6,7 @@ use std::{
     future::{Future, poll_fn},
     pin::pin,
     sync::{Arc, atomic::Ordering},
-    task::{Context, Poll},
+    task::{Context, Poll, ready},
     time::Duration,
 };
 
@@ -46,6 +46,11 @@ pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
     loop {
         let next = poll_fn(|cx| {
             loop {
+                // Each job spends a unit of tokio's cooperative budget, so a worker
+                // that always finds work still yields its thread once the budget is
+                // spent (holding nothing: a job is chained only while budget is
+                // left, see `Run::settle`).
+                let coop = ready!(tokio::task::coop::poll_proceed(cx));
                 let (entry, permit) = match chained.take() {
                     Some(taken) => taken,
                     None => {
@@ -60,6 +65,10 @@ pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
                         }
                     }
                 };
+                coop.made_progress();
+                // After `made_progress` its destructor has nothing to restore, and
+                // it is an out-of-line call on every job's path.
+                std::mem::forget(coop);
                 match run_first(&shared, id, entry, permit, cx) {
                     First::Ended => {}
                     First::Chained(entry, permit) => chained = Some((entry, permit)),
@@ -208,7 +217,11 @@ impl<'a> Run<'a> {
         // outcome is visible, so a caller that saw the outcome also sees the budget
         // free (and the counters moved).
         if let Some(permit) = self.permit.take() {
-            if chain && !shared.queue.releases_lock_free(slot) && !shared.workers.surplus() {
+            if chain
+                && !shared.queue.releases_lock_free(slot)
+                && !shared.workers.surplus()
+                && tokio::task::coop::has_budget_remaining()
+            {
                 self.next = shared
                     .queue
                     .release_and_take(slot, class, permit, &shared.budget);
