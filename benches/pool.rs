@@ -11,6 +11,11 @@
 //!   into a `JoinSet`; results are collected with `join_next`.
 //! - `weir`: `Pool` with 4 workers, budget 4, queue 64; `submit` returns a
 //!   `JobHandle`.
+//! - `minimal_pool` (paired runs only): the least a pool with a bounded queue does,
+//!   as a reference for what the queue alone costs against the channel. A
+//!   `Mutex<VecDeque>` of 64 whose room is a weir `Latch` (submitters wait for room
+//!   in FIFO order), 4 worker loops woken by a `tokio::sync::Notify`, a oneshot per
+//!   job; no stats, cancel, weights, timeouts or close report.
 //!
 //! Groups (every contender does the same work; setup and teardown are inside the
 //! measured iteration for all of them):
@@ -40,15 +45,22 @@
 //! within the repetition (`REPS=n`, default 20), which keeps the ratios steady while
 //! the host's CPU steal comes and goes.
 
-use std::{future::Future, hint::black_box, pin::Pin, sync::Arc, time::Duration};
+use std::{
+    collections::VecDeque,
+    future::Future,
+    hint::black_box,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use tokio::{
     runtime::{Builder, Runtime},
-    sync::{Semaphore, mpsc, oneshot},
+    sync::{Notify, Semaphore, mpsc, oneshot},
     task::JoinSet,
 };
-use weir::pool::Pool;
+use weir::{Latch, pool::Pool};
 
 #[path = "support/paired.rs"]
 mod paired;
@@ -131,6 +143,77 @@ async fn async_channel_workers(load: Load) -> u64 {
     drop(tx);
     for w in workers {
         w.await.unwrap();
+    }
+    sum
+}
+
+/// The `minimal_pool` reference: a locked queue, a latch for its room, a `Notify` for
+/// idle workers (see the module docs).
+async fn minimal_pool(load: Load) -> u64 {
+    struct Queue {
+        jobs: Mutex<(VecDeque<(BoxJob, oneshot::Sender<u64>)>, bool)>,
+        room: Latch,
+        work: Notify,
+    }
+    let queue = Arc::new(Queue {
+        jobs: Mutex::new((VecDeque::with_capacity(QUEUE), false)),
+        room: Latch::new(QUEUE),
+        work: Notify::new(),
+    });
+    let workers: Vec<_> = (0..load.concurrency)
+        .map(|_| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                // The next job, or `None` once the queue is closed and empty.
+                let pop = |queue: &Queue| {
+                    let mut jobs = queue.jobs.lock().unwrap();
+                    match jobs.0.pop_front() {
+                        None if jobs.1 => Err(()),
+                        next => Ok(next),
+                    }
+                };
+                loop {
+                    let mut next = pop(&queue);
+                    if let Ok(None) = next {
+                        // Register for a wake-up, then look again, so that neither a
+                        // push nor the close in between is missed.
+                        let notified = queue.work.notified();
+                        let mut notified = std::pin::pin!(notified);
+                        notified.as_mut().enable();
+                        next = pop(&queue);
+                        if let Ok(None) = next {
+                            notified.await;
+                            continue;
+                        }
+                    }
+                    let Ok(Some((job, done))) = next else { return };
+                    queue.room.decrement().unwrap();
+                    let _ = done.send(job.await);
+                }
+            })
+        })
+        .collect();
+    let mut handles = Vec::with_capacity(load.jobs as usize);
+    for i in 0..load.jobs {
+        let (done, handle) = oneshot::channel();
+        queue.room.increment().await.unwrap();
+        queue
+            .jobs
+            .lock()
+            .unwrap()
+            .0
+            .push_back(((load.make)(i), done));
+        queue.work.notify_one();
+        handles.push(handle);
+    }
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.await.unwrap();
+    }
+    queue.jobs.lock().unwrap().1 = true;
+    queue.work.notify_waiters();
+    for worker in workers {
+        worker.await.unwrap();
     }
     sum
 }
@@ -305,6 +388,10 @@ fn paired_main() {
                 per_job!(load.jobs, expected, async_channel_workers(load)),
             ),
             ("weir", per_job!(load.jobs, expected, weir_pool(load))),
+            (
+                "minimal_pool",
+                per_job!(load.jobs, expected, minimal_pool(load)),
+            ),
             (
                 "mpsc_spawn",
                 per_job!(load.jobs, expected, mpsc_spawn(load)),
