@@ -150,13 +150,21 @@ async fn async_channel_workers(load: Load) -> u64 {
 /// The `minimal_pool` reference: a locked queue, a latch for its room, a `Notify` for
 /// idle workers (see the module docs).
 async fn minimal_pool(load: Load) -> u64 {
+    /// The queued jobs, and whether the queue is closed.
+    struct Jobs {
+        queued: VecDeque<(BoxJob, oneshot::Sender<u64>)>,
+        closed: bool,
+    }
     struct Queue {
-        jobs: Mutex<(VecDeque<(BoxJob, oneshot::Sender<u64>)>, bool)>,
+        jobs: Mutex<Jobs>,
         room: Latch,
         work: Notify,
     }
     let queue = Arc::new(Queue {
-        jobs: Mutex::new((VecDeque::with_capacity(QUEUE), false)),
+        jobs: Mutex::new(Jobs {
+            queued: VecDeque::with_capacity(QUEUE),
+            closed: false,
+        }),
         room: Latch::new(QUEUE),
         work: Notify::new(),
     });
@@ -167,8 +175,8 @@ async fn minimal_pool(load: Load) -> u64 {
                 // The next job, or `None` once the queue is closed and empty.
                 let pop = |queue: &Queue| {
                     let mut jobs = queue.jobs.lock().unwrap();
-                    match jobs.0.pop_front() {
-                        None if jobs.1 => Err(()),
+                    match jobs.queued.pop_front() {
+                        None if jobs.closed => Err(()),
                         next => Ok(next),
                     }
                 };
@@ -201,7 +209,7 @@ async fn minimal_pool(load: Load) -> u64 {
             .jobs
             .lock()
             .unwrap()
-            .0
+            .queued
             .push_back(((load.make)(i), done));
         queue.work.notify_one();
         handles.push(handle);
@@ -210,7 +218,7 @@ async fn minimal_pool(load: Load) -> u64 {
     for handle in handles {
         sum += handle.await.unwrap();
     }
-    queue.jobs.lock().unwrap().1 = true;
+    queue.jobs.lock().unwrap().closed = true;
     queue.work.notify_waiters();
     for worker in workers {
         worker.await.unwrap();
