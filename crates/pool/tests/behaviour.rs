@@ -844,29 +844,3 @@ async fn running_weight_never_exceeds_the_budget() {
     assert!(max <= BUDGET, "running weight reached {max} > {BUDGET}");
     assert!(max > 1, "the test should actually run jobs concurrently");
 }
-
-#[tokio::test]
-async fn a_submit_loop_with_room_spends_the_cooperative_budget() {
-    // Room for every job: `submit` never waits for it, yet it spends tokio's
-    // cooperative budget as the queue's wait would, so the loop yields and the
-    // other task on this (current-thread) runtime gets to run before it ends.
-    let pool = Pool::builder()
-        .workers(1)
-        .queue_capacity(10_000)
-        .build()
-        .unwrap();
-    let ran = Arc::new(AtomicUsize::new(0));
-    let other = tokio::spawn({
-        let ran = ran.clone();
-        async move {
-            ran.fetch_add(1, Ordering::Relaxed);
-        }
-    });
-    for _ in 0..1_000 {
-        pool.submit(async {}).await.unwrap();
-    }
-    assert_eq!(ran.load(Ordering::Relaxed), 1);
-    other.await.unwrap();
-    pool.close(Instant::now() + Duration::from_secs(1)).await;
-    assert_eq!(pool.stats().completed, 1_000);
-}

@@ -1,6 +1,7 @@
-//! A worker that keeps finding work still gives its thread back to the runtime,
-//! as `tokio::sync` types do: it spends a unit of tokio's cooperative budget on
-//! every job it takes, and yields when the budget is gone.
+//! The pool spends tokio's cooperative budget as `tokio::sync` types do, a unit a
+//! job on each side: a submit loop that never waits for room, and a worker that
+//! keeps finding work, both still give their thread back to the runtime once the
+//! budget is gone.
 
 use std::{
     future::Future,
@@ -11,6 +12,7 @@ use std::{
     },
 };
 
+use tokio::time::{Duration, Instant};
 use weir_pool::Pool;
 
 type Link = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -96,4 +98,30 @@ async fn a_worker_that_always_has_work_yields_to_other_tasks() {
 async fn a_worker_chaining_keyed_jobs_yields_to_other_tasks() {
     let turns = ticker_turns_during_chain(true).await;
     assert!(turns >= LINKS / 128 - 1, "the ticker had {turns} turns");
+}
+
+#[tokio::test]
+async fn a_submit_loop_with_room_spends_the_cooperative_budget() {
+    // Room for every job: `submit` never waits for it, yet it spends tokio's
+    // cooperative budget as the queue's wait would, so the loop yields and the
+    // other task on this (current-thread) runtime gets to run before it ends.
+    let pool = Pool::builder()
+        .workers(1)
+        .queue_capacity(10_000)
+        .build()
+        .unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let other = tokio::spawn({
+        let ran = ran.clone();
+        async move {
+            ran.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    for _ in 0..1_000 {
+        pool.submit(async {}).await.unwrap();
+    }
+    assert_eq!(ran.load(Ordering::Relaxed), 1);
+    other.await.unwrap();
+    pool.close(Instant::now() + Duration::from_secs(1)).await;
+    assert_eq!(pool.stats().completed, 1_000);
 }
