@@ -361,6 +361,17 @@ fn keyed(c: &mut Criterion) {
 
 criterion_group!(benches, bench, keyed);
 
+/// Runs a submitting loop on the thread that called `block_on` (`in_task: false`,
+/// the thread outside the runtime that criterion's `to_async` uses too), or spawned
+/// as a task on the runtime's workers, as a request handler would submit.
+async fn submitter(in_task: bool, run: impl Future<Output = u64> + Send + 'static) -> u64 {
+    if in_task {
+        tokio::spawn(run).await.unwrap()
+    } else {
+        run.await
+    }
+}
+
 /// `PAIRED=1`: the trivial and keyed loops in pairs, ns per job.
 fn paired_main() {
     let env = |name: &str, default: u64| {
@@ -387,25 +398,40 @@ fn paired_main() {
             }
         };
     }
-    paired(
-        "pool/trivial, ns per job",
-        reps,
-        &mut [
-            (
-                "async_channel",
-                per_job!(load.jobs, expected, async_channel_workers(load)),
-            ),
-            ("weir", per_job!(load.jobs, expected, weir_pool(load))),
-            (
-                "minimal_pool",
-                per_job!(load.jobs, expected, minimal_pool(load)),
-            ),
-            (
-                "mpsc_spawn",
-                per_job!(load.jobs, expected, mpsc_spawn(load)),
-            ),
-        ],
-    );
+    for (group, in_task) in [
+        (
+            "pool/trivial, ns per job, submitter on its own thread",
+            false,
+        ),
+        ("pool/trivial, ns per job, submitter in a task", true),
+    ] {
+        paired(
+            group,
+            reps,
+            &mut [
+                (
+                    "async_channel",
+                    per_job!(
+                        load.jobs,
+                        expected,
+                        submitter(in_task, async_channel_workers(load))
+                    ),
+                ),
+                (
+                    "weir",
+                    per_job!(load.jobs, expected, submitter(in_task, weir_pool(load))),
+                ),
+                (
+                    "minimal_pool",
+                    per_job!(load.jobs, expected, submitter(in_task, minimal_pool(load))),
+                ),
+                (
+                    "mpsc_spawn",
+                    per_job!(load.jobs, expected, submitter(in_task, mpsc_spawn(load))),
+                ),
+            ],
+        );
+    }
     let keyed_expected = KEYED_JOBS * (KEYED_JOBS - 1) / 2;
     paired(
         "pool/keyed, ns per job",
