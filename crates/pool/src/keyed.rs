@@ -1,7 +1,7 @@
 //! The keyed side of [`Pool`]: submitting for a key (a tenant), each key's
 //! statistics and share, and the classes keys are scheduled in.
 
-use std::{hash::Hash, sync::Arc, time::Duration};
+use std::{future::Future, hash::Hash, sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 
@@ -11,6 +11,7 @@ use crate::{
     job::Work,
     observer::RefuseReason,
     pool::Pool,
+    shared::{KeyedSubmit, spend_budget_unit},
     tenant::{ClassId, KeyStats},
 };
 
@@ -92,9 +93,7 @@ impl Pool {
     {
         // `Send` named for the same reason as `submit`.
         async move {
-            let never = std::future::pending();
-            self.shared()
-                .submit_for(key, job, never)
+            self.submit_for_or(key, job, std::future::pending)
                 .await
                 .map_err(|(reason, job)| match reason {
                     RefuseReason::TooHeavy => SubmitError::TooHeavy(job),
@@ -194,18 +193,18 @@ impl Pool {
     {
         // `Send` named for the same reason as `submit`.
         async move {
-            let expired = async move {
+            let expired = || async move {
                 tokio::time::sleep(timeout).await;
                 RefuseReason::Timeout
             };
-            self.shared().submit_for(key, job, expired).await.map_err(
-                |(reason, job)| match reason {
+            self.submit_for_or(key, job, expired)
+                .await
+                .map_err(|(reason, job)| match reason {
                     RefuseReason::TooHeavy => SubmitTimeoutError::TooHeavy(job),
                     RefuseReason::Shed => SubmitTimeoutError::Shed(job),
                     RefuseReason::Timeout => SubmitTimeoutError::Timeout(job),
                     _ => SubmitTimeoutError::Closed(job),
-                },
-            )
+                })
         }
     }
 
@@ -263,12 +262,11 @@ impl Pool {
                 shared.refuse(RefuseReason::Cancelled, weight);
                 return Err(SubmitCancelledError::Cancelled(job));
             }
-            let cancelled = async move {
+            let cancelled = || async move {
                 token.cancelled().await;
                 RefuseReason::Cancelled
             };
-            shared
-                .submit_for(key, job, cancelled)
+            self.submit_for_or(key, job, cancelled)
                 .await
                 .map_err(|(reason, job)| match reason {
                     RefuseReason::TooHeavy => SubmitCancelledError::TooHeavy(job),
@@ -404,5 +402,32 @@ impl Pool {
             .queue
             .class_in_use(class.index)
             .unwrap_or_else(|| shared.budget.in_use())
+    }
+}
+
+impl Pool {
+    /// The waiting forms of `submit_for`: pushes at once if `key`'s queue has room,
+    /// else waits for room unless the future `give_up` makes resolves first (with
+    /// the reason to refuse). Either way it first spends a unit of tokio's
+    /// cooperative budget, as `submit` does. A refused job comes back with the
+    /// reason (already counted).
+    async fn submit_for_or<K, W, G>(
+        &self,
+        key: K,
+        job: W,
+        give_up: impl FnOnce() -> G,
+    ) -> Result<JobHandle<W::Output>, (RefuseReason, W)>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        W: Work,
+        G: Future<Output = RefuseReason>,
+    {
+        spend_budget_unit().await;
+        let shared = self.shared();
+        match shared.submit_for_now(key, job) {
+            KeyedSubmit::Pushed(handle) => Ok(handle),
+            KeyedSubmit::Refused(reason, job) => Err((reason, job)),
+            KeyedSubmit::Full(wait) => shared.wait_for_room(wait, give_up()).await,
+        }
     }
 }

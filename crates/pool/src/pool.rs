@@ -13,7 +13,7 @@ use crate::{
     handle::JobHandle,
     job::Work,
     observer::RefuseReason,
-    shared::Shared,
+    shared::{Shared, spend_budget_unit},
     stats::{LimitStats, Stats},
 };
 
@@ -152,14 +152,7 @@ impl Pool {
             let shared = self.shared();
             let (job, weight, class) =
                 shared.precheck(job, SubmitError::TooHeavy, SubmitError::Shed)?;
-            // A unit of tokio's cooperative budget first, as the latch's wait spends
-            // one (yielding, holding nothing, once the task's budget is spent): a
-            // loop that submits while there is room still lets its runtime's other
-            // tasks run.
-            std::future::poll_fn(|cx| {
-                tokio::task::coop::poll_proceed(cx).map(|restore| restore.made_progress())
-            })
-            .await;
+            spend_budget_unit().await;
             // Room now (nobody waiting ahead) without building the wait; the same
             // FIFO rule either way.
             let slots = shared.queue.slots();

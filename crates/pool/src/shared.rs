@@ -16,7 +16,7 @@ use std::{
 use tokio::{runtime::Handle, time::Instant};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Span;
-use weir_core::{Semaphore, TryAcquireError, Watermark};
+use weir_core::{Latch, Semaphore, TryAcquireError, Watermark};
 
 use crate::{
     adaptive::Adaptive,
@@ -627,6 +627,34 @@ impl<W: Work> Prepared<W> {
     }
 }
 
+/// Spends a unit of tokio's cooperative budget, as the queue's waits do (yielding,
+/// holding nothing, once the task's budget is spent): a loop that submits while
+/// there is room still lets its runtime's other tasks run.
+pub(crate) async fn spend_budget_unit() {
+    std::future::poll_fn(|cx| {
+        tokio::task::coop::poll_proceed(cx).map(|restore| restore.made_progress())
+    })
+    .await;
+}
+
+/// What [`Shared::submit_for_now`] did.
+pub(crate) enum KeyedSubmit<'a, W: Work> {
+    Pushed(JobHandle<W::Output>),
+    /// Refused (and counted), with the reason; the job comes back.
+    Refused(RefuseReason, W),
+    /// The key's queue is full: its state is pinned for the submitter to wait.
+    Full(KeyedWait<'a, W>),
+}
+
+/// A keyed submitter about to wait for room: the key's pinned state (unpinned if
+/// this is dropped), the latch to wait on and the entry it built.
+pub(crate) struct KeyedWait<'a, W: Work> {
+    pinned: Pinned<'a>,
+    latch: Arc<Latch>,
+    prepared: Prepared<W>,
+    weight: usize,
+}
+
 /// Unpins a keyed submitter's key state if its wait is dropped.
 struct Pinned<'a> {
     shared: &'a Shared,
@@ -686,43 +714,65 @@ impl Shared {
         }
     }
 
-    /// The waiting forms of `submit_for`: pushes if `key`'s queue has room, else
-    /// waits (FIFO) for room unless `give_up` resolves first (with the reason to
-    /// refuse). A refused job comes back with the reason (already counted).
-    pub(crate) async fn submit_for<K, W>(
-        self: &Arc<Self>,
-        key: K,
-        job: W,
-        give_up: impl Future<Output = RefuseReason>,
-    ) -> Result<JobHandle<W::Output>, (RefuseReason, W)>
+    /// The first step of the waiting forms of `submit_for`, which does not wait:
+    /// pushes if `key`'s queue has room, refuses (counted), or pins the key for a
+    /// submitter to wait for room with [`wait_for_room`](Self::wait_for_room).
+    /// Kept out of the waiting future, so that a push with room (the common case)
+    /// does not build it.
+    pub(crate) fn submit_for_now<K, W>(self: &Arc<Self>, key: K, job: W) -> KeyedSubmit<'_, W>
     where
         K: Hash + Eq + Send + Sync + 'static,
         W: Work,
     {
-        let (job, weight, class) = self.precheck(
+        let (job, weight, class) = match self.precheck(
             job,
             |job| (RefuseReason::TooHeavy, job),
             |job| (RefuseReason::Shed, job),
-        )?;
+        ) {
+            Ok(checked) => checked,
+            Err((reason, job)) => return KeyedSubmit::Refused(reason, job),
+        };
         // Prepared once: a submitter that has to wait for room keeps the entry
         // it built, rather than building it again.
         let prepared = self.prepare(job);
         let (pushed, handle, prepared) = self.admit_prepared(prepared, |queue, counters, make| {
             queue.push_keyed(counters, class, key, WhenFull::Wait, make)
         });
-        let (slot, latch, prepared) = match (pushed, handle, prepared) {
-            (KeyedPush::Pushed(_), Some(handle), None) => return Ok(handle),
+        match (pushed, handle, prepared) {
+            (KeyedPush::Pushed(_), Some(handle), None) => KeyedSubmit::Pushed(handle),
             (KeyedPush::Closed, None, Some(prepared)) => {
                 self.refuse(RefuseReason::Closed, weight);
-                return Err((RefuseReason::Closed, prepared.into_work()));
+                KeyedSubmit::Refused(RefuseReason::Closed, prepared.into_work())
             }
-            (KeyedPush::Wait(slot, latch), None, Some(prepared)) => (slot, latch, prepared),
+            (KeyedPush::Wait(slot, latch), None, Some(prepared)) => KeyedSubmit::Full(KeyedWait {
+                pinned: Pinned {
+                    shared: self,
+                    slot: Some(slot),
+                },
+                latch,
+                prepared,
+                weight,
+            }),
             _ => unreachable!("keyed push result and job out of step"),
-        };
-        let mut pinned = Pinned {
-            shared: self,
-            slot: Some(slot),
-        };
+        }
+    }
+
+    /// Waits (FIFO) for room in the key's queue that [`submit_for_now`] found full,
+    /// unless `give_up` resolves first (with the reason to refuse), then pushes. A
+    /// refused job comes back with the reason (already counted).
+    ///
+    /// [`submit_for_now`]: Self::submit_for_now
+    pub(crate) async fn wait_for_room<W: Work>(
+        self: &Arc<Self>,
+        wait: KeyedWait<'_, W>,
+        give_up: impl Future<Output = RefuseReason>,
+    ) -> Result<JobHandle<W::Output>, (RefuseReason, W)> {
+        let KeyedWait {
+            mut pinned,
+            latch,
+            prepared,
+            weight,
+        } = wait;
         let won = tokio::select! {
             biased;
             reason = give_up => Err(reason),

@@ -100,14 +100,13 @@ async fn a_worker_chaining_keyed_jobs_yields_to_other_tasks() {
     assert!(turns >= LINKS / 128 - 1, "the ticker had {turns} turns");
 }
 
-#[tokio::test]
-async fn a_submit_loop_with_room_spends_the_cooperative_budget() {
-    // Room for every job: `submit` never waits for it, yet it spends tokio's
-    // cooperative budget as the queue's wait would, so the loop yields and the
-    // other task on this (current-thread) runtime gets to run before it ends.
+/// Submits 1000 jobs, each with room in the queue, beside another task on this
+/// (current-thread) runtime; returns whether that task ran before the loop ended.
+async fn other_task_ran_during_submit_loop(keyed: bool) -> bool {
     let pool = Pool::builder()
         .workers(1)
         .queue_capacity(10_000)
+        .key_capacity(10_000)
         .build()
         .unwrap();
     let ran = Arc::new(AtomicUsize::new(0));
@@ -118,10 +117,28 @@ async fn a_submit_loop_with_room_spends_the_cooperative_budget() {
         }
     });
     for _ in 0..1_000 {
-        pool.submit(async {}).await.unwrap();
+        if keyed {
+            pool.submit_for("tenant", async {}).await.unwrap();
+        } else {
+            pool.submit(async {}).await.unwrap();
+        }
     }
-    assert_eq!(ran.load(Ordering::Relaxed), 1);
+    let ran = ran.load(Ordering::Relaxed) == 1;
     other.await.unwrap();
     pool.close(Instant::now() + Duration::from_secs(1)).await;
     assert_eq!(pool.stats().completed, 1_000);
+    ran
+}
+
+#[tokio::test]
+async fn a_submit_loop_with_room_spends_the_cooperative_budget() {
+    // Room for every job: `submit` never waits for it, yet it spends tokio's
+    // cooperative budget as the queue's wait would, so the loop yields and the
+    // other task gets to run before it ends.
+    assert!(other_task_ran_during_submit_loop(false).await);
+}
+
+#[tokio::test]
+async fn a_keyed_submit_loop_with_room_spends_the_cooperative_budget() {
+    assert!(other_task_ran_during_submit_loop(true).await);
 }
