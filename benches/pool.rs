@@ -43,7 +43,15 @@
 //! `PAIRED_JOBS` jobs a run, default 100k) and `keyed` in pairs instead: every
 //! repetition runs each contender back to back and takes its ratio to the baseline
 //! within the repetition (`REPS=n`, default 20), which keeps the ratios steady while
-//! the host's CPU steal comes and goes.
+//! the host's CPU steal comes and goes. It measures `trivial` twice, with the
+//! submitting loop in two places:
+//!
+//! - *on its own thread*: driven by `block_on` from the thread that called it,
+//!   outside the runtime (as criterion's `to_async` runs the groups above). With 2
+//!   runtime threads that is three busy threads on this machine's two cores, and
+//!   every wake-up between submitter and workers crosses threads.
+//! - *in a task*: spawned on the runtime, as a request handler submits. Submitter
+//!   and workers share the two runtime threads.
 
 use std::{
     collections::VecDeque,
