@@ -6,7 +6,7 @@ use std::{
     future::Future,
     pin::Pin,
     sync::{Arc, Mutex, PoisonError},
-    task::{Context, Poll},
+    task::{Context, Poll, ready},
 };
 
 use crate::{job::JobId, task::Cell};
@@ -20,6 +20,10 @@ use crate::{job::JobId, task::Cell};
 ///
 /// Dropping the handle **detaches** the job: it still runs, and its outcome is
 /// counted. To stop it, call [`cancel`](Self::cancel).
+///
+/// Like tokio's `JoinHandle`, awaiting a handle spends a unit of tokio's
+/// cooperative budget, so a loop awaiting many finished handles still yields to the
+/// runtime's other tasks.
 ///
 /// # Cancel safety
 ///
@@ -109,7 +113,7 @@ impl<T> JobHandle<T> {
         }
     }
 
-    /// Whether the outcome is in (awaiting the handle would not wait).
+    /// Whether the outcome is in (awaiting the handle would not wait for the job).
     ///
     /// # Examples
     ///
@@ -136,7 +140,12 @@ impl<T> Future for JobHandle<T> {
     /// Panics if polled again after it returned `Ready`.
     #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.cell.poll_outcome(cx)
+        // A unit of tokio's cooperative budget, as a `oneshot` receiver or a
+        // `JoinHandle` spends: a loop awaiting finished handles still yields.
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        let outcome = ready!(self.cell.poll_outcome(cx));
+        coop.made_progress();
+        Poll::Ready(outcome)
     }
 }
 

@@ -142,3 +142,35 @@ async fn a_submit_loop_with_room_spends_the_cooperative_budget() {
 async fn a_keyed_submit_loop_with_room_spends_the_cooperative_budget() {
     assert!(other_task_ran_during_submit_loop(true).await);
 }
+
+#[tokio::test]
+async fn awaiting_finished_handles_spends_the_cooperative_budget() {
+    // Every handle is finished before the loop awaits it, so none of them waits;
+    // each still spends a unit of tokio's budget, as a `oneshot` receiver or a
+    // `JoinHandle` does, so the loop yields and the other task runs before it ends.
+    let pool = Pool::builder()
+        .workers(1)
+        .queue_capacity(1_000)
+        .build()
+        .unwrap();
+    let mut handles = Vec::new();
+    for i in 0..1_000 {
+        handles.push(pool.submit(async move { i }).await.unwrap());
+    }
+    pool.close(Instant::now() + Duration::from_secs(1)).await;
+    assert!(handles.iter().all(|handle| handle.is_finished()));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let other = tokio::spawn({
+        let ran = ran.clone();
+        async move {
+            ran.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.await.unwrap();
+    }
+    assert_eq!(sum, (0..1_000).sum::<usize>());
+    assert_eq!(ran.load(Ordering::Relaxed), 1, "the other task never ran");
+    other.await.unwrap();
+}
