@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 
 use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
@@ -290,6 +290,32 @@ where
     type Item = S::Item;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        // A unit of tokio's cooperative budget an item, as a `tokio::sync::mpsc`
+        // receiver spends: a consumer draining a full buffer still yields.
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        let next = self.as_mut().poll_item(cx);
+        if next.is_ready() {
+            coop.made_progress();
+        }
+        next
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let (lo, hi) = self
+            .upstream
+            .as_ref()
+            .map_or((0, None), |upstream| upstream.size_hint());
+        (lo.max(self.ready.len()), hi)
+    }
+}
+
+impl<S> Bounded<S>
+where
+    S: Stream + Send + 'static,
+    S::Item: Send + 'static,
+{
+    /// [`poll_next`](Stream::poll_next) without the cooperative budget.
+    fn poll_item(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         let this = &mut *self;
         if let Some(item) = this.ready.pop_front() {
             this.unreported += 1;
@@ -370,14 +396,6 @@ where
             }
             None => Poll::Pending,
         }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let (lo, hi) = self
-            .upstream
-            .as_ref()
-            .map_or((0, None), |upstream| upstream.size_hint());
-        (lo.max(self.ready.len()), hi)
     }
 }
 

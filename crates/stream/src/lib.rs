@@ -20,7 +20,9 @@
 //! The adapters marked "own task" spawn the upstream with `tokio::spawn` on their
 //! first poll (so it needs `Send + 'static`), keep making progress while the
 //! consumer is busy, stop it when they are dropped, and re-raise its panics in the
-//! consumer. The shedding ones never block the upstream, and each exposes a
+//! consumer. Their consumer side spends a unit of tokio's cooperative budget an
+//! item, as a `tokio::sync::mpsc` receiver does, so a consumer draining a full
+//! buffer still yields to the runtime's other tasks. The shedding ones never block the upstream, and each exposes a
 //! [`ShedStats`] handle — received, emitted, dropped by [`DropReason`], occupancy
 //! and its maximum, shedding on/off, always consistent
 //! (`received == emitted + dropped + occupancy`) — and an `on_drop` callback that

@@ -12,7 +12,7 @@ use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 
 use futures_core::Stream;
 use pin_project_lite::pin_project;
@@ -110,6 +110,23 @@ where
     }
 
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<S::Item>>
+    where
+        S: Send + 'static,
+        S::Item: Send + 'static,
+        P: Policy<S::Item>,
+    {
+        // A unit of tokio's cooperative budget an item, as a `tokio::sync::mpsc`
+        // receiver spends: a consumer draining a full buffer still yields.
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        let next = self.poll_item(cx);
+        if next.is_ready() {
+            coop.made_progress();
+        }
+        next
+    }
+
+    /// [`poll_next`](Self::poll_next) without the cooperative budget.
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<S::Item>>
     where
         S: Send + 'static,
         S::Item: Send + 'static,

@@ -4,6 +4,7 @@ mod support;
 
 mod batch;
 mod bounded;
+mod coop;
 mod par_map;
 mod send;
 mod shed;
