@@ -1,9 +1,11 @@
 //! What a queue entry runs ([`Job`]): a [`Task`](crate::task::Task) of its own, or,
-//! for the commonest job (an already boxed future, with no run timeout, observer
-//! or parent span to carry), the future itself, kept in the job's [`Cell`]. The
-//! latter saves an allocation per job: the submitter allocates only the cell (the
-//! handle's), and the job's box is the caller's own, as with a channel of boxed
-//! futures.
+//! for the commonest job (a future, with no run timeout, observer or parent span to
+//! carry), the future itself, kept in the job's [`Cell`]. The latter skips the
+//! task's bookkeeping, and for an already boxed future an allocation: the submitter
+//! allocates only the cell (the handle's), and the job's box is the caller's own,
+//! as with a channel of boxed futures. A plain future is boxed once, unpinned (so
+//! that a refused job can still be handed back as itself), and pinned in place
+//! when a worker first polls it.
 
 use std::{
     future::Future,

@@ -18,11 +18,12 @@ use crate::tenant::ClassId;
 /// You may implement `Work` for your own types; the provided methods describe how
 /// the pool schedules it.
 ///
-/// A job that is already a boxed future (`Pin<Box<dyn Future<Output = T> + Send>>`,
-/// such as `futures::future::BoxFuture<'static, T>`) runs from its handle's own
-/// allocation when there is no run timeout, [`Observer`](crate::Observer) or
-/// recordable `debug` span to keep beside it: the pool then allocates nothing per
-/// job but the handle's shared state.
+/// A plain future runs from its handle's own allocation when there is no run
+/// timeout, [`Observer`](crate::Observer) or recordable `debug` span to keep beside
+/// it: the pool then allocates per job the handle's shared state and a box for the
+/// future, and nothing for a future that comes already boxed
+/// (`Pin<Box<dyn Future<Output = T> + Send>>`, such as
+/// `futures::future::BoxFuture<'static, T>`).
 ///
 /// # Examples
 ///
@@ -92,6 +93,12 @@ pub trait Work: Send + 'static {
         let _ = output;
         false
     }
+
+    /// Not part of the API: `true` only in the impl for futures, whose work is the
+    /// future itself, started as is and never a failure. It lets the pool run such
+    /// a job from its handle's cell rather than from a task of its own.
+    #[doc(hidden)]
+    const IS_FUTURE: bool = false;
 }
 
 impl<F> Work for F
@@ -103,6 +110,8 @@ where
     type Future = F;
 
     const NEEDS_TOKEN: bool = false;
+
+    const IS_FUTURE: bool = true;
 
     fn start(self, _cx: JobContext) -> F {
         self

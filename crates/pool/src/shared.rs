@@ -2,7 +2,7 @@
 //! and discard paths that keep the counters and the handles in step.
 
 use std::{
-    any::Any,
+    any::{Any, TypeId},
     future::Future,
     hash::Hash,
     pin::Pin,
@@ -343,6 +343,16 @@ impl Shared {
                 std::mem::forget(job);
                 return Ok(Arc::new(Cell::new(Arc::downgrade(self), future)));
             }
+            // A plain future (`async { .. }`): boxed here, as the caller would
+            // have, and started as is.
+            if W::IS_FUTURE && TypeId::of::<W>() == TypeId::of::<W::Future>() {
+                let job: Box<dyn Any + Send> =
+                    Box::new(job.take().expect("job taken before it was hosted"));
+                let future = job
+                    .downcast::<W::Future>()
+                    .expect("a plain-future job is its own future");
+                return Ok(Arc::new(Cell::new_plain(Arc::downgrade(self), future)));
+            }
         }
         Err(job.expect("job taken before it was hosted"))
     }
@@ -617,6 +627,9 @@ impl<W: Work> Prepared<W> {
         match self.task {
             Some(mut task) => task.as_mut().take_work(),
             None => {
+                if let Some(job) = self.cell.take_plain() {
+                    return *job.downcast::<W>().expect("a plain-future job is its work");
+                }
                 let mut future = self.cell.take_future();
                 let work: &mut dyn Any = &mut future;
                 work.downcast_mut::<Option<W>>()

@@ -3,6 +3,7 @@
 //! outcome and asks for cancellation.
 
 use std::{
+    any::Any,
     future::Future,
     mem,
     panic::{self, AssertUnwindSafe},
@@ -55,6 +56,9 @@ enum Slot<T> {
     Empty,
     /// A hosted job's future (see [`crate::hosted`]), not started yet.
     Queued(BoxFuture<T>),
+    /// A hosted job that is a plain future (see [`Work::IS_FUTURE`]), not started
+    /// yet: boxed unpinned, so that a job refused after all can be handed back.
+    QueuedPlain(Box<dyn PlainJob<T>>),
     /// A hosted job's future, started and pending.
     Parked(BoxFuture<T>),
     /// A hosted job's error (it was abandoned: cancelled, timed out, dropped),
@@ -65,21 +69,49 @@ enum Slot<T> {
     Taken,
 }
 
+/// A hosted job that is a plain future, not started yet (see `Slot::QueuedPlain`).
+pub(crate) trait PlainJob<T>: Send {
+    /// Pins it, to be polled (in place: no new allocation).
+    fn pin(self: Box<Self>) -> BoxFuture<T>;
+    /// As its own type, to hand it back.
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+impl<F: Future + Send + 'static> PlainJob<F::Output> for F {
+    fn pin(self: Box<Self>) -> BoxFuture<F::Output> {
+        Box::into_pin(self)
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
 impl<T> Cell<T> {
     /// The cell of a job run by a task of its own, or (with `future`) of a hosted
     /// job.
     pub(crate) fn new(pool: Weak<Shared>, future: Option<BoxFuture<T>>) -> Self {
+        // Not `map_or`: that would build and drop an `Empty` for nothing.
+        let slot = match future {
+            Some(future) => Slot::Queued(future),
+            None => Slot::Empty,
+        };
+        Self::with_slot(pool, slot)
+    }
+
+    /// The cell of a hosted job that is a plain future (see `Slot::QueuedPlain`).
+    pub(crate) fn new_plain(pool: Weak<Shared>, job: Box<dyn PlainJob<T>>) -> Self {
+        Self::with_slot(pool, Slot::QueuedPlain(job))
+    }
+
+    fn with_slot(pool: Weak<Shared>, slot: Slot<T>) -> Self {
         Self {
             cancel: AtomicBool::new(false),
             published: AtomicBool::new(false),
             slot: AtomicU32::new(0),
             pool,
             state: Mutex::new(State {
-                // Not `map_or`: that would build and drop an `Empty` for nothing.
-                slot: match future {
-                    Some(future) => Slot::Queued(future),
-                    None => Slot::Empty,
-                },
+                slot,
                 handle: None,
                 runner: None,
             }),
@@ -115,6 +147,20 @@ impl<T> Cell<T> {
         let mut state = self.lock();
         match mem::replace(&mut state.slot, Slot::Empty) {
             Slot::Queued(future) | Slot::Parked(future) => Some(future),
+            Slot::QueuedPlain(job) => Some(job.pin()),
+            other => {
+                state.slot = other;
+                None
+            }
+        }
+    }
+
+    /// Takes back a hosted plain-future job that never started (it was refused
+    /// after all), as its own type.
+    pub(crate) fn take_plain(&self) -> Option<Box<dyn Any + Send>> {
+        let mut state = self.lock();
+        match mem::replace(&mut state.slot, Slot::Empty) {
+            Slot::QueuedPlain(job) => Some(job.into_any()),
             other => {
                 state.slot = other;
                 None
@@ -175,7 +221,7 @@ impl<T> Cell<T> {
             mem::replace(&mut state.slot, Slot::Empty)
         };
         let error = match left {
-            Slot::Queued(_) => JobError::Dropped,
+            Slot::Queued(_) | Slot::QueuedPlain(_) => JobError::Dropped,
             _ => JobError::Cancelled,
         };
         let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(left)));
@@ -240,7 +286,11 @@ impl<T> Cell<T> {
         let mut state = self.lock();
         match mem::replace(&mut state.slot, Slot::Taken) {
             Slot::Ready(outcome) => Poll::Ready(outcome),
-            pending @ (Slot::Empty | Slot::Queued(_) | Slot::Parked(_) | Slot::Stashed(_)) => {
+            pending @ (Slot::Empty
+            | Slot::Queued(_)
+            | Slot::QueuedPlain(_)
+            | Slot::Parked(_)
+            | Slot::Stashed(_)) => {
                 state.slot = pending;
                 match &state.handle {
                     Some(w) if w.will_wake(cx.waker()) => {}

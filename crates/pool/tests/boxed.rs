@@ -1,6 +1,6 @@
-//! Jobs submitted as boxed futures (`Pin<Box<dyn Future + Send>>`), which the pool
-//! runs from the handle's cell rather than from a task allocation of their own:
-//! every fate and guarantee must be the same as for any other job.
+//! Jobs submitted as boxed futures (`Pin<Box<dyn Future + Send>>`) or plain ones,
+//! which the pool runs from the handle's cell rather than from a task allocation of
+//! their own: every fate and guarantee must be the same as for any other job.
 
 mod common;
 
@@ -254,4 +254,85 @@ async fn many_boxed_jobs_on_two_threads() {
     let stats = pool.stats();
     assert_eq!(stats.completed, 10_000);
     assert_adds_up(&stats);
+}
+
+/// A plain (unboxed) job that waits for `gate`, then returns `value`; `dropped` is
+/// set when it is dropped.
+fn plain_gated(
+    gate: &CancellationToken,
+    value: u64,
+    dropped: &Arc<AtomicBool>,
+) -> impl Future<Output = u64> + Send + 'static {
+    let gate = gate.clone();
+    let flag = DropFlag(dropped.clone());
+    async move {
+        let _flag = flag;
+        gate.cancelled().await;
+        value
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn plain_future_jobs_hosted_in_their_cell_keep_every_fate() {
+    // A keyed submit hosts the job before it finds the key's queue full, so the
+    // refused job comes back out of its cell: it must be the same future, unrun.
+    let pool = Pool::builder().workers(1).key_capacity(1).build().unwrap();
+    let gate = CancellationToken::new();
+    let (a, b, c, d) = (flag(), flag(), flag(), flag());
+    let running = pool
+        .submit_for("k", plain_gated(&gate, 1, &a))
+        .await
+        .unwrap();
+    settle().await;
+    let queued = pool.try_submit_for("k", plain_gated(&gate, 2, &b)).unwrap();
+    let back = match pool.try_submit_for("k", plain_gated(&gate, 3, &c)) {
+        Err(TrySubmitError::Full(job)) => job,
+        other => panic!("expected Full, got {:?}", other.map(|_| ())),
+    };
+    assert!(
+        !c.load(Ordering::SeqCst),
+        "the refused job is handed back, not dropped"
+    );
+    // Cancelled while queued: dropped unrun, and its handle says so.
+    queued.cancel();
+    assert!(b.load(Ordering::SeqCst));
+    assert!(matches!(queued.await, Err(JobError::Cancelled)));
+    let unkeyed = pool.submit(plain_gated(&gate, 4, &d)).await.unwrap();
+    gate.cancel();
+    assert_eq!(back.await, 3, "the refused job is the one submitted");
+    assert_eq!(running.await.unwrap(), 1);
+    assert_eq!(unkeyed.await.unwrap(), 4);
+    assert!(a.load(Ordering::SeqCst) && c.load(Ordering::SeqCst) && d.load(Ordering::SeqCst));
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.completed, stats.cancelled, stats.refused_full),
+        (2, 1, 1)
+    );
+    assert_adds_up(&stats);
+}
+
+#[test]
+fn plain_future_jobs_resolve_when_the_runtime_shuts_down() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let gate = CancellationToken::new();
+    let (a, b) = (flag(), flag());
+    let (pool, running, queued) = rt.block_on(async {
+        let pool = Pool::builder().workers(1).build().unwrap();
+        let running = pool.submit(plain_gated(&gate, 0, &a)).await.unwrap();
+        settle().await;
+        let queued = pool.submit(plain_gated(&gate, 1, &b)).await.unwrap();
+        (pool, running, queued)
+    });
+    drop(rt);
+    drop(pool);
+    assert!(a.load(Ordering::SeqCst) && b.load(Ordering::SeqCst));
+    let outcomes = tokio_test::block_on(async { (running.await, queued.await) });
+    assert!(
+        matches!(outcomes.0, Err(JobError::Cancelled)),
+        "{outcomes:?}"
+    );
+    assert!(matches!(outcomes.1, Err(JobError::Dropped)), "{outcomes:?}");
 }
