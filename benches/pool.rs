@@ -11,6 +11,8 @@
 //!   into a `JoinSet`; results are collected with `join_next`.
 //! - `weir`: `Pool` with 4 workers, budget 4, queue 64; `submit` returns a
 //!   `JobHandle`.
+//! - `weir_plain` (paired runs only): weir with each job an `async` block submitted
+//!   as is, unboxed, as weir's users write it.
 //! - `minimal_pool` (paired runs only): the least a pool with a bounded queue does,
 //!   as a reference for what the queue alone costs against the channel. A
 //!   `Mutex<VecDeque>` of 64 whose room is a weir `Latch` (submitters wait for room
@@ -117,6 +119,27 @@ async fn weir_pool(load: Load) -> u64 {
     let mut handles = Vec::with_capacity(load.jobs as usize);
     for i in 0..load.jobs {
         handles.push(pool.submit((load.make)(i)).await.unwrap());
+    }
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.await.unwrap();
+    }
+    pool.close(tokio::time::Instant::now()).await;
+    sum
+}
+
+/// `weir_pool` with each job an `async` block submitted as is, unboxed, as weir's
+/// users write it (paired runs only; the trivial load).
+async fn weir_pool_plain(load: Load) -> u64 {
+    let pool = Pool::builder()
+        .workers(load.concurrency)
+        .budget(load.concurrency)
+        .queue_capacity(QUEUE)
+        .build()
+        .unwrap();
+    let mut handles = Vec::with_capacity(load.jobs as usize);
+    for i in 0..load.jobs {
+        handles.push(pool.submit(async move { black_box(i) }).await.unwrap());
     }
     let mut sum = 0;
     for handle in handles {
@@ -428,6 +451,14 @@ fn paired_main() {
                 (
                     "weir",
                     per_job!(load.jobs, expected, submitter(in_task, weir_pool(load))),
+                ),
+                (
+                    "weir_plain",
+                    per_job!(
+                        load.jobs,
+                        expected,
+                        submitter(in_task, weir_pool_plain(load))
+                    ),
                 ),
                 (
                     "minimal_pool",

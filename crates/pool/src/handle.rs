@@ -145,6 +145,9 @@ impl<T> Future for JobHandle<T> {
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
         let outcome = ready!(self.cell.poll_outcome(cx));
         coop.made_progress();
+        // After `made_progress` its destructor has nothing to restore, and it is an
+        // out-of-line call.
+        std::mem::forget(coop);
         Poll::Ready(outcome)
     }
 }
