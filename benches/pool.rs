@@ -109,7 +109,10 @@ fn sleep_1ms(i: u64) -> BoxJob {
     })
 }
 
-async fn weir_pool(load: Load) -> u64 {
+/// weir's pool. With `plain`, each job is an `async` block submitted as is,
+/// unboxed, as weir's users write it, rather than `load.make`'s boxed future (the
+/// trivial load's job either way).
+async fn weir_pool(load: Load, plain: bool) -> u64 {
     let pool = Pool::builder()
         .workers(load.concurrency)
         .budget(load.concurrency)
@@ -118,28 +121,12 @@ async fn weir_pool(load: Load) -> u64 {
         .unwrap();
     let mut handles = Vec::with_capacity(load.jobs as usize);
     for i in 0..load.jobs {
-        handles.push(pool.submit((load.make)(i)).await.unwrap());
-    }
-    let mut sum = 0;
-    for handle in handles {
-        sum += handle.await.unwrap();
-    }
-    pool.close(tokio::time::Instant::now()).await;
-    sum
-}
-
-/// `weir_pool` with each job an `async` block submitted as is, unboxed, as weir's
-/// users write it (paired runs only; the trivial load).
-async fn weir_pool_plain(load: Load) -> u64 {
-    let pool = Pool::builder()
-        .workers(load.concurrency)
-        .budget(load.concurrency)
-        .queue_capacity(QUEUE)
-        .build()
-        .unwrap();
-    let mut handles = Vec::with_capacity(load.jobs as usize);
-    for i in 0..load.jobs {
-        handles.push(pool.submit(async move { black_box(i) }).await.unwrap());
+        let handle = if plain {
+            pool.submit(async move { black_box(i) }).await.unwrap()
+        } else {
+            pool.submit((load.make)(i)).await.unwrap()
+        };
+        handles.push(handle);
     }
     let mut sum = 0;
     for handle in handles {
@@ -341,7 +328,7 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::from_parameter("weir"), |b| {
             b.to_async(&rt)
-                .iter(|| async { assert_eq!(weir_pool(load).await, expected) });
+                .iter(|| async { assert_eq!(weir_pool(load, false).await, expected) });
         });
         g.finish();
     }
@@ -450,14 +437,18 @@ fn paired_main() {
                 ),
                 (
                     "weir",
-                    per_job!(load.jobs, expected, submitter(in_task, weir_pool(load))),
+                    per_job!(
+                        load.jobs,
+                        expected,
+                        submitter(in_task, weir_pool(load, false))
+                    ),
                 ),
                 (
                     "weir_plain",
                     per_job!(
                         load.jobs,
                         expected,
-                        submitter(in_task, weir_pool_plain(load))
+                        submitter(in_task, weir_pool(load, true))
                     ),
                 ),
                 (

@@ -193,8 +193,13 @@ async fn boxed_jobs_honour_the_run_timeout() {
     assert_eq!(pool.stats().timed_out, 1);
 }
 
-#[test]
-fn boxed_jobs_resolve_when_the_runtime_shuts_down() {
+/// A running and a queued job, each made by `make(gate, value, dropped)`, when the
+/// runtime shuts down: both futures are dropped and both handles resolve.
+fn jobs_resolve_when_the_runtime_shuts_down<J>(
+    make: impl Fn(&CancellationToken, u64, &Arc<AtomicBool>) -> J,
+) where
+    J: Future<Output = u64> + Send + 'static,
+{
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -203,9 +208,9 @@ fn boxed_jobs_resolve_when_the_runtime_shuts_down() {
     let (a, b) = (flag(), flag());
     let (pool, running, queued) = rt.block_on(async {
         let pool = Pool::builder().workers(1).build().unwrap();
-        let running = pool.submit(gated(&gate, 0, &a)).await.unwrap();
+        let running = pool.submit(make(&gate, 0, &a)).await.unwrap();
         settle().await;
-        let queued = pool.submit(gated(&gate, 1, &b)).await.unwrap();
+        let queued = pool.submit(make(&gate, 1, &b)).await.unwrap();
         (pool, running, queued)
     });
     drop(rt);
@@ -226,6 +231,11 @@ fn boxed_jobs_resolve_when_the_runtime_shuts_down() {
     );
     assert!(matches!(outcomes.1, Err(JobError::Dropped)), "{outcomes:?}");
     assert_adds_up(&stats);
+}
+
+#[test]
+fn boxed_jobs_resolve_when_the_runtime_shuts_down() {
+    jobs_resolve_when_the_runtime_shuts_down(gated);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,7 +272,7 @@ fn plain_gated(
     gate: &CancellationToken,
     value: u64,
     dropped: &Arc<AtomicBool>,
-) -> impl Future<Output = u64> + Send + 'static {
+) -> impl Future<Output = u64> + Send + 'static + use<> {
     let gate = gate.clone();
     let flag = DropFlag(dropped.clone());
     async move {
@@ -313,26 +323,5 @@ async fn plain_future_jobs_hosted_in_their_cell_keep_every_fate() {
 
 #[test]
 fn plain_future_jobs_resolve_when_the_runtime_shuts_down() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let gate = CancellationToken::new();
-    let (a, b) = (flag(), flag());
-    let (pool, running, queued) = rt.block_on(async {
-        let pool = Pool::builder().workers(1).build().unwrap();
-        let running = pool.submit(plain_gated(&gate, 0, &a)).await.unwrap();
-        settle().await;
-        let queued = pool.submit(plain_gated(&gate, 1, &b)).await.unwrap();
-        (pool, running, queued)
-    });
-    drop(rt);
-    drop(pool);
-    assert!(a.load(Ordering::SeqCst) && b.load(Ordering::SeqCst));
-    let outcomes = tokio_test::block_on(async { (running.await, queued.await) });
-    assert!(
-        matches!(outcomes.0, Err(JobError::Cancelled)),
-        "{outcomes:?}"
-    );
-    assert!(matches!(outcomes.1, Err(JobError::Dropped)), "{outcomes:?}");
+    jobs_resolve_when_the_runtime_shuts_down(plain_gated);
 }
