@@ -7,13 +7,13 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, Waker};
 
 use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 use tokio::task::JoinHandle;
 
-use crate::end::{End, YIELD_EVERY, lock};
+use crate::end::{End, YIELD_EVERY, lock, with_budget};
 
 /// Stream for [`WeirStreamExt::bounded`](crate::WeirStreamExt::bounded).
 ///
@@ -290,14 +290,7 @@ where
     type Item = S::Item;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
-        // A unit of tokio's cooperative budget an item, as a `tokio::sync::mpsc`
-        // receiver spends: a consumer draining a full buffer still yields.
-        let coop = ready!(tokio::task::coop::poll_proceed(cx));
-        let next = self.as_mut().poll_item(cx);
-        if next.is_ready() {
-            coop.made_progress();
-        }
-        next
+        with_budget(cx, |cx| self.as_mut().poll_item(cx))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

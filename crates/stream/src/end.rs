@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::panic;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, ready};
 
 /// Items a producer task handles in one poll before it yields to the scheduler.
 pub(crate) const YIELD_EVERY: usize = 256;
@@ -62,4 +63,19 @@ impl std::fmt::Debug for End {
 /// user panic is carried as [`End::Panicked`] rather than through the mutex.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A consumer's poll of a buffered adapter, spending a unit of tokio's cooperative
+/// budget an item, as a `tokio::sync::mpsc` receiver does: a consumer draining a
+/// full buffer still yields to the runtime's other tasks.
+pub(crate) fn with_budget<T>(
+    cx: &mut Context<'_>,
+    poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
+    let coop = ready!(tokio::task::coop::poll_proceed(cx));
+    let next = poll(cx);
+    if next.is_ready() {
+        coop.made_progress();
+    }
+    next
 }

@@ -22,11 +22,11 @@
 //! consumer is busy, stop it when they are dropped, and re-raise its panics in the
 //! consumer. Their consumer side spends a unit of tokio's cooperative budget an
 //! item, as a `tokio::sync::mpsc` receiver does, so a consumer draining a full
-//! buffer still yields to the runtime's other tasks. The shedding ones never block the upstream, and each exposes a
-//! [`ShedStats`] handle — received, emitted, dropped by [`DropReason`], occupancy
-//! and its maximum, shedding on/off, always consistent
-//! (`received == emitted + dropped + occupancy`) — and an `on_drop` callback that
-//! receives every shed item.
+//! buffer still yields to the runtime's other tasks. The shedding ones never block
+//! the upstream, and each exposes a [`ShedStats`] handle — received, emitted,
+//! dropped by [`DropReason`], occupancy and its maximum, shedding on/off, always
+//! consistent (`received == emitted + dropped + occupancy`) — and an `on_drop`
+//! callback that receives every shed item.
 //!
 //! ```
 //! use std::num::NonZeroUsize;

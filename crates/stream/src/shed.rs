@@ -12,13 +12,13 @@ use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 use tokio::task::JoinHandle;
 
-use crate::end::{End, YIELD_EVERY, lock};
+use crate::end::{End, YIELD_EVERY, lock, with_budget};
 use crate::stats::{CountsSource, DropReason, OnDrop, ShedSnapshot, ShedStats};
 
 /// An overflow policy, run under the buffer's lock.
@@ -115,14 +115,7 @@ where
         S::Item: Send + 'static,
         P: Policy<S::Item>,
     {
-        // A unit of tokio's cooperative budget an item, as a `tokio::sync::mpsc`
-        // receiver spends: a consumer draining a full buffer still yields.
-        let coop = ready!(tokio::task::coop::poll_proceed(cx));
-        let next = self.poll_item(cx);
-        if next.is_ready() {
-            coop.made_progress();
-        }
-        next
+        with_budget(cx, |cx| self.poll_item(cx))
     }
 
     /// [`poll_next`](Self::poll_next) without the cooperative budget.
