@@ -16,16 +16,23 @@
 //!   worker that waits.
 //! - Each key's entries are in increasing id order (ids are assigned under the
 //!   lock at push time), which lets a cancelled job be found by binary search.
-//! - An idle worker is registered at most once. Wake-ups are batched the way
-//!   tokio's scheduler batches them: at most one worker is *notified* (woken and
-//!   not yet back) at a time. A push notifies an idle worker only if none is
-//!   notified; a worker that takes a job and leaves more behind (with budget free)
-//!   notifies the next idle one. So a burst of pushes costs one wake-up, not one
-//!   per job. A job is never left queued while every worker sleeps with budget
-//!   free: budget comes back only when a worker releases a job's weight (it then
-//!   looks for work itself, or passes the wake-up on when it retires) or when the
-//!   budget is resized (which wakes a worker). Once the queue is closed, whoever
-//!   takes or removes its last job wakes every idle worker, so that they exit.
+//! - An idle worker is registered at most once. Wake-ups from tasks are batched
+//!   the way tokio's scheduler batches them: at most one worker is *notified*
+//!   (woken and not yet back) at a time. A push from a task notifies an idle
+//!   worker only if none is notified; a worker that takes a job and leaves more
+//!   behind (with budget free) notifies the next idle one. So a burst of pushes
+//!   from a task costs one wake-up, not one per job: the woken worker waits in the
+//!   pushing thread's LIFO slot, and a second wake-up would only push it out and
+//!   unpark another runtime thread. A push from outside any task (a thread in
+//!   `block_on`, such as `#[tokio::main]`'s body) has no such slot: its wake-ups
+//!   go to the runtime's shared queue, and batching them would only bring the
+//!   workers up one after another while jobs wait, so it notifies an idle worker
+//!   whenever there is one ([`Pusher`]). A job is never left queued while every
+//!   worker sleeps with budget free: budget comes back only when a worker
+//!   releases a job's weight (it then looks for work itself, or passes the
+//!   wake-up on when it retires) or when the budget is resized (which wakes a
+//!   worker). Once the queue is closed, whoever takes or removes its last job
+//!   wakes every idle worker, so that they exit.
 
 use std::{
     hash::Hash,
@@ -96,8 +103,30 @@ struct Inner {
     /// Workers waiting for a job, by worker id.
     idle: Vec<(usize, Waker)>,
     /// Workers woken for a job and not yet back (at most one, except after
-    /// `wake_idle`).
+    /// `wake_idle` or pushes from outside any task).
     notified: Vec<usize>,
+}
+
+/// Where a push comes from, which decides how it wakes workers (see the module
+/// docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pusher {
+    /// A task, of this pool's runtime or another.
+    Task,
+    /// A thread outside any task: the future `block_on` drives.
+    Thread,
+}
+
+impl Pusher {
+    /// The caller's kind.
+    #[inline]
+    pub(crate) fn current() -> Self {
+        if tokio::task::try_id().is_some() {
+            Self::Task
+        } else {
+            Self::Thread
+        }
+    }
 }
 
 /// Why a push without free room could not evict.
@@ -168,13 +197,14 @@ impl Queue {
         class: usize,
         make: impl FnOnce(JobId) -> Entry,
     ) -> Option<Admitted> {
+        let pusher = Pusher::current();
         let (admitted, waker) = {
             let mut inner = self.lock();
             if inner.closed {
                 return None;
             }
             let admitted = inner.push(counters, class as u32, make);
-            (admitted, inner.notify_one())
+            (admitted, inner.notify_for(pusher))
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -217,6 +247,7 @@ impl Queue {
         make: impl FnOnce(JobId) -> Entry,
     ) -> KeyedPush {
         let hash = key_hash(&self.hasher, &key);
+        let pusher = Pusher::current();
         let (pushed, waker) = {
             let mut inner = self.lock();
             if inner.closed {
@@ -225,7 +256,7 @@ impl Queue {
             let slot = inner.sched.slot_for(class, key, hash);
             if inner.sched.try_room(slot) {
                 let admitted = inner.push(counters, slot, make);
-                (KeyedPush::Pushed(admitted), inner.notify_one())
+                (KeyedPush::Pushed(admitted), inner.notify_for(pusher))
             } else {
                 let pushed = match when_full {
                     WhenFull::Wait => KeyedPush::Wait(slot, inner.sched.pin(slot)),
@@ -258,6 +289,7 @@ impl Queue {
         slot: u32,
         make: impl FnOnce(JobId) -> Entry,
     ) -> Option<Admitted> {
+        let pusher = Pusher::current();
         let (admitted, waker) = {
             let mut inner = self.lock();
             if inner.closed {
@@ -268,7 +300,7 @@ impl Queue {
             let id = inner.take_id();
             counters.submitted();
             inner.sched.push_pinned(slot, make(id));
-            (Admitted { id, slot }, inner.notify_one())
+            (Admitted { id, slot }, inner.notify_for(pusher))
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -547,6 +579,21 @@ impl Inner {
         if !self.notified.is_empty() {
             return None;
         }
+        self.notify_another()
+    }
+
+    /// Picks an idle worker to wake for a job `pusher` pushed.
+    #[inline]
+    fn notify_for(&mut self, pusher: Pusher) -> Option<Waker> {
+        match pusher {
+            Pusher::Task => self.notify_one(),
+            Pusher::Thread => self.notify_another(),
+        }
+    }
+
+    /// Picks an idle worker to wake, even if another is on its way.
+    #[inline]
+    fn notify_another(&mut self) -> Option<Waker> {
         let (id, waker) = self.idle.pop()?;
         self.notified.push(id);
         Some(waker)
@@ -576,5 +623,75 @@ impl std::fmt::Debug for Queue {
             .field("closed", &inner.closed)
             .field("idle_workers", &inner.idle.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::{
+            Weak,
+            atomic::{AtomicUsize, Ordering},
+        },
+        task::Wake,
+    };
+
+    use super::*;
+    use crate::{hosted::Hosted, task::Cell};
+
+    struct WakeCount(AtomicUsize);
+
+    impl Wake for WakeCount {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Registers two idle workers, pushes two jobs, and returns how many of the
+    /// workers the pushes woke.
+    fn workers_woken_by_two_pushes() -> usize {
+        let default = ClassSpec {
+            name: "default",
+            reserved: 0,
+        };
+        let queue = Queue::new(8, &[default], 8);
+        let budget = Semaphore::new(2);
+        let counters = Counters::default();
+        let wakes: Vec<_> = (0..2)
+            .map(|_| Arc::new(WakeCount(AtomicUsize::new(0))))
+            .collect();
+        for (worker, wakes) in wakes.iter().enumerate() {
+            let waker = Waker::from(wakes.clone());
+            let popped = queue.poll_pop(&budget, worker, &mut Context::from_waker(&waker));
+            assert!(popped.is_pending(), "the queue is empty");
+        }
+        for _ in 0..2 {
+            // A submitter takes its slot before it pushes.
+            queue.slots().try_increment().unwrap();
+            let cell = Arc::new(Cell::<u64>::new(Weak::new(), None));
+            let pushed = queue.push(&counters, 0, |id| Entry {
+                id,
+                weight: 1,
+                task: Job::Hosted(Hosted::new(cell)),
+                slot: 0,
+                class: 0,
+            });
+            assert!(pushed.is_some(), "the queue is open");
+        }
+        wakes
+            .iter()
+            .map(|wakes| wakes.0.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    #[test]
+    fn pushes_from_outside_any_task_wake_an_idle_worker_each() {
+        assert_eq!(workers_woken_by_two_pushes(), 2);
+    }
+
+    #[tokio::test]
+    async fn pushes_from_a_task_wake_one_idle_worker_at_a_time() {
+        let woken = tokio::spawn(async { workers_woken_by_two_pushes() });
+        assert_eq!(woken.await.unwrap(), 1);
     }
 }
