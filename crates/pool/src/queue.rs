@@ -197,14 +197,13 @@ impl Queue {
         class: usize,
         make: impl FnOnce(JobId) -> Entry,
     ) -> Option<Admitted> {
-        let pusher = Pusher::current();
         let (admitted, waker) = {
             let mut inner = self.lock();
             if inner.closed {
                 return None;
             }
             let admitted = inner.push(counters, class as u32, make);
-            (admitted, inner.notify_for(pusher))
+            (admitted, inner.notify_pushed())
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -247,7 +246,6 @@ impl Queue {
         make: impl FnOnce(JobId) -> Entry,
     ) -> KeyedPush {
         let hash = key_hash(&self.hasher, &key);
-        let pusher = Pusher::current();
         let (pushed, waker) = {
             let mut inner = self.lock();
             if inner.closed {
@@ -256,7 +254,7 @@ impl Queue {
             let slot = inner.sched.slot_for(class, key, hash);
             if inner.sched.try_room(slot) {
                 let admitted = inner.push(counters, slot, make);
-                (KeyedPush::Pushed(admitted), inner.notify_for(pusher))
+                (KeyedPush::Pushed(admitted), inner.notify_pushed())
             } else {
                 let pushed = match when_full {
                     WhenFull::Wait => KeyedPush::Wait(slot, inner.sched.pin(slot)),
@@ -289,7 +287,6 @@ impl Queue {
         slot: u32,
         make: impl FnOnce(JobId) -> Entry,
     ) -> Option<Admitted> {
-        let pusher = Pusher::current();
         let (admitted, waker) = {
             let mut inner = self.lock();
             if inner.closed {
@@ -300,7 +297,7 @@ impl Queue {
             let id = inner.take_id();
             counters.submitted();
             inner.sched.push_pinned(slot, make(id));
-            (Admitted { id, slot }, inner.notify_for(pusher))
+            (Admitted { id, slot }, inner.notify_pushed())
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -582,13 +579,20 @@ impl Inner {
         self.notify_another()
     }
 
-    /// Picks an idle worker to wake for a job `pusher` pushed.
+    /// Picks an idle worker to wake for a job just pushed: as
+    /// [`notify_one`](Self::notify_one) does for a push from a task, and even if
+    /// another is on its way for a push from outside any task (see the module
+    /// docs). Where the push comes from is looked up only when it matters.
     #[inline]
-    fn notify_for(&mut self, pusher: Pusher) -> Option<Waker> {
-        match pusher {
-            Pusher::Task => self.notify_one(),
-            Pusher::Thread => self.notify_another(),
+    fn notify_pushed(&mut self) -> Option<Waker> {
+        if self.idle.is_empty() {
+            return None;
         }
+        let on_its_way = !self.notified.is_empty();
+        if on_its_way && Pusher::current() == Pusher::Task {
+            return None;
+        }
+        self.notify_another()
     }
 
     /// Picks an idle worker to wake, even if another is on its way.
