@@ -3,6 +3,13 @@
 //! repetition; the report gives the quartiles of those ratios. criterion's
 //! sequential runs swing by ±20 % or more on a shared VM as the host's CPU steal
 //! comes and goes; paired ratios do not.
+//!
+//! Where Linux's `/proc/self/task/*/schedstat` can be read, it also reports the
+//! CPU time each contender's operations took, summed over every thread of the
+//! process, paired the same way: what an operation costs the machine, apart from
+//! how well its threads kept the cores busy (which wall time mixes in).
+
+use std::time::Instant;
 
 /// `values[q]` of the sorted values.
 pub(crate) fn quantile(values: &mut [f64], q: f64) -> f64 {
@@ -10,29 +17,76 @@ pub(crate) fn quantile(values: &mut [f64], q: f64) -> f64 {
     values[((values.len() - 1) as f64 * q).round() as usize]
 }
 
-/// Each contender against the baseline (the first), paired per repetition.
+/// The CPU time every thread of this process has run, in ns, if Linux's
+/// per-thread schedstat can be read. Threads that have exited are not counted,
+/// so the runtimes measured must outlive the measurement (the benches' do).
+fn process_cpu_ns() -> Option<u64> {
+    let mut total = 0;
+    for thread in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(thread.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// One run of a contender: wall ns per operation (what the closure returns) and,
+/// where it can be read, CPU ns per operation.
+fn measure(contender: &mut dyn FnMut() -> f64) -> (f64, Option<f64>) {
+    let cpu_before = process_cpu_ns();
+    let start = Instant::now();
+    let wall_per_op = contender();
+    let wall = start.elapsed().as_nanos() as f64;
+    let cpu = cpu_before.zip(process_cpu_ns()).map(|(before, after)| {
+        let ops = wall / wall_per_op;
+        (after - before) as f64 / ops
+    });
+    (wall_per_op, cpu)
+}
+
+/// Each contender against the baseline (the first), paired per repetition: wall
+/// time, and CPU time where it can be read.
 pub(crate) fn paired(group: &str, reps: usize, contenders: &mut [(&str, &mut dyn FnMut() -> f64)]) {
-    let mut ratios = vec![Vec::with_capacity(reps); contenders.len()];
-    let mut base = Vec::with_capacity(reps);
+    let n = contenders.len();
+    let (mut wall_ratios, mut cpu_ratios) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+    let (mut base_wall, mut base_cpu) = (Vec::with_capacity(reps), Vec::with_capacity(reps));
     for rep in 0..reps {
-        let mut ns = vec![0.0; contenders.len()];
-        for i in 0..contenders.len() {
-            let i = (i + rep) % contenders.len();
-            ns[i] = (contenders[i].1)();
+        let mut runs = vec![(0.0, None); n];
+        for i in 0..n {
+            let i = (i + rep) % n;
+            runs[i] = measure(contenders[i].1);
         }
-        base.push(ns[0]);
-        for (ratios, ns) in ratios.iter_mut().zip(&ns) {
-            ratios.push(ns / base[rep]);
+        let (wall, cpu) = runs[0];
+        base_wall.push(wall);
+        for (i, (run_wall, run_cpu)) in runs.into_iter().enumerate() {
+            wall_ratios[i].push(run_wall / wall);
+            if let (Some(run_cpu), Some(cpu)) = (run_cpu, cpu) {
+                cpu_ratios[i].push(run_cpu / cpu);
+                if i == 0 {
+                    base_cpu.push(cpu);
+                }
+            }
         }
     }
+    let cpu_note = if base_cpu.is_empty() {
+        String::new()
+    } else {
+        format!(", {:.2} CPU ns/op", quantile(&mut base_cpu, 0.5))
+    };
     println!(
-        "{group}: baseline {} median {:.2} ns/op; ratios p25 / p50 / p75 over {reps} paired repetitions",
+        "{group}: baseline {} median {:.2} ns/op{cpu_note}; ratios p25 / p50 / p75 over {reps} paired repetitions",
         contenders[0].0,
-        quantile(&mut base, 0.5)
+        quantile(&mut base_wall, 0.5)
     );
-    for ((name, _), ratios) in contenders.iter().zip(&mut ratios).skip(1) {
-        let [p25, p50, p75] = [0.25, 0.5, 0.75].map(|q| quantile(ratios, q));
-        println!("  {name:<42} {p25:.2} / {p50:.2} / {p75:.2}");
+    let quartiles = |ratios: &mut Vec<f64>| [0.25, 0.5, 0.75].map(|q| quantile(ratios, q));
+    for (i, (name, _)) in contenders.iter().enumerate().skip(1) {
+        let [p25, p50, p75] = quartiles(&mut wall_ratios[i]);
+        let cpu = if cpu_ratios[i].len() == reps {
+            let [c25, c50, c75] = quartiles(&mut cpu_ratios[i]);
+            format!("   CPU {c25:.2} / {c50:.2} / {c75:.2}")
+        } else {
+            String::new()
+        };
+        println!("  {name:<42} {p25:.2} / {p50:.2} / {p75:.2}{cpu}");
     }
 }
 
