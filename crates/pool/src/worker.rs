@@ -18,7 +18,7 @@ use crate::{
     handle::JobError,
     job::{JobContext, JobId},
     observer::{DropReason, Finished, Outcome, Started},
-    queue::Entry,
+    queue::{Entry, IDLE_YIELDS, Popped},
     shared::Shared,
     task::Ended,
 };
@@ -32,6 +32,8 @@ enum Next<'a> {
     Parked(InFlight<'a>, tracing::Span),
     Closed,
     Retired,
+    /// No job now: look again after a yield (see [`IDLE_YIELDS`]).
+    LookAgain,
 }
 
 /// The worker task's body.
@@ -43,6 +45,8 @@ enum Next<'a> {
 pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
     // The job taken when the last one gave its weight back, if any.
     let mut chained = None;
+    // Yields left before the worker registers as idle (reset by every job).
+    let mut yields_left = IDLE_YIELDS;
     loop {
         let next = poll_fn(|cx| {
             loop {
@@ -58,13 +62,20 @@ pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
                             shared.queue.retire(id);
                             return Poll::Ready(Next::Retired);
                         }
-                        match shared.queue.poll_pop(&shared.budget, id, cx) {
-                            Poll::Ready(Some(taken)) => taken,
-                            Poll::Ready(None) => return Poll::Ready(Next::Closed),
+                        match shared
+                            .queue
+                            .poll_pop(&shared.budget, id, &mut yields_left, cx)
+                        {
+                            Poll::Ready(Popped::Job(entry, permit)) => (entry, permit),
+                            Poll::Ready(Popped::LookAgain) => {
+                                return Poll::Ready(Next::LookAgain);
+                            }
+                            Poll::Ready(Popped::Closed) => return Poll::Ready(Next::Closed),
                             Poll::Pending => return Poll::Pending,
                         }
                     }
                 };
+                yields_left = IDLE_YIELDS;
                 coop.made_progress();
                 // After `made_progress` its destructor has nothing to restore, and
                 // it is an out-of-line call on every job's path.
@@ -84,6 +95,7 @@ pub(crate) async fn run(shared: Arc<Shared>, id: usize) {
                 return;
             }
             Next::Retired => return,
+            Next::LookAgain => tokio::task::yield_now().await,
         }
     }
 }
