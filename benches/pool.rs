@@ -55,6 +55,10 @@
 //!   every wake-up between submitter and workers crosses threads.
 //! - *in a task*: spawned on the runtime, as a request handler submits. Submitter
 //!   and workers share the two runtime threads.
+//!
+//! On Linux each ratio comes with the same ratio in CPU time (every thread of the
+//! process, see `support/paired.rs`): a pool can win on CPU and lose on wall time
+//! when its threads idle more, and the other way round.
 
 use std::{
     collections::VecDeque,

@@ -119,7 +119,7 @@ struct Inner {
 /// How many times in a row a worker that finds no job yields and looks again
 /// before it registers as idle, when jobs come from outside any task (see the
 /// module docs). With trivial jobs submitted from a thread of its own
-/// (`block_on`), two cut the time per job to 0.89-0.92x of none (paired runs),
+/// (`block_on`), two cut the time per job to 0.87-0.95x of none (paired runs),
 /// and one caught fewer of the pushes; with the submitter in a task, a worker
 /// that yielded before idling made the pool slower (1.2-1.6x), hence the
 /// condition.
