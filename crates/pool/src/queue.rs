@@ -137,9 +137,14 @@ pub(crate) enum Popped<'a> {
 
 /// Where a push comes from, which decides how it wakes workers (see the module
 /// docs).
+///
+/// Told apart by whether tokio has a current task id, which is all it exposes
+/// without `tokio_unstable`. So a task of another runtime, or a `spawn_blocking`
+/// closure, counts as a task, though its wake-ups go through the shared queue as
+/// a thread's do: its pushes are batched, which is correct, only slower there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pusher {
-    /// A task, of this pool's runtime or another.
+    /// A task, of this pool's runtime or another (see above).
     Task,
     /// A thread outside any task: the future `block_on` drives.
     Thread,
