@@ -57,13 +57,11 @@ pub(crate) fn paired(group: &str, reps: usize, contenders: &mut [(&str, &mut dyn
         }
         let (wall, cpu) = runs[0];
         base_wall.push(wall);
+        base_cpu.extend(cpu);
         for (i, (run_wall, run_cpu)) in runs.into_iter().enumerate() {
             wall_ratios[i].push(run_wall / wall);
             if let (Some(run_cpu), Some(cpu)) = (run_cpu, cpu) {
                 cpu_ratios[i].push(run_cpu / cpu);
-                if i == 0 {
-                    base_cpu.push(cpu);
-                }
             }
         }
     }

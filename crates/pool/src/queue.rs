@@ -27,7 +27,7 @@
 //!   `block_on`, such as `#[tokio::main]`'s body) has no such slot: its wake-ups
 //!   go to the runtime's shared queue, and batching them would only bring the
 //!   workers up one after another while jobs wait, so it notifies an idle worker
-//!   whenever there is one ([`Pusher`]). A job is never left queued while every
+//!   whenever there is one ([`in_a_task`]). A job is never left queued while every
 //!   worker sleeps with budget free: budget comes back only when a worker
 //!   releases a job's weight (it then looks for work itself, or passes the
 //!   wake-up on when it retires) or when the budget is resized (which wakes a
@@ -135,31 +135,17 @@ pub(crate) enum Popped<'a> {
     Closed,
 }
 
-/// Where a push comes from, which decides how it wakes workers (see the module
-/// docs).
+/// Whether the caller is a task, which decides how a push wakes workers (see the
+/// module docs); otherwise it is a thread outside any task, such as the future
+/// `block_on` drives.
 ///
 /// Told apart by whether tokio has a current task id, which is all it exposes
 /// without `tokio_unstable`. So a task of another runtime, or a `spawn_blocking`
 /// closure, counts as a task, though its wake-ups go through the shared queue as
 /// a thread's do: its pushes are batched, which is correct, only slower there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Pusher {
-    /// A task, of this pool's runtime or another (see above).
-    Task,
-    /// A thread outside any task: the future `block_on` drives.
-    Thread,
-}
-
-impl Pusher {
-    /// The caller's kind.
-    #[inline]
-    pub(crate) fn current() -> Self {
-        if tokio::task::try_id().is_some() {
-            Self::Task
-        } else {
-            Self::Thread
-        }
-    }
+#[inline]
+fn in_a_task() -> bool {
+    tokio::task::try_id().is_some()
 }
 
 /// Why a push without free room could not evict.
@@ -630,9 +616,9 @@ impl Inner {
         if self.idle.is_empty() {
             return None;
         }
-        let pusher = Pusher::current();
-        self.pushed_from_thread = pusher == Pusher::Thread;
-        if !self.notified.is_empty() && pusher == Pusher::Task {
+        let from_task = in_a_task();
+        self.pushed_from_thread = !from_task;
+        if from_task && !self.notified.is_empty() {
             return None;
         }
         self.notify_another()
