@@ -8,6 +8,11 @@
 //! CPU time each contender's operations took, summed over every thread of the
 //! process, paired the same way: what an operation costs the machine, apart from
 //! how well its threads kept the cores busy (which wall time mixes in).
+//!
+//! Each ratio's median is also given apart ("halves") for the repetitions in
+//! which the baseline ran faster than its own median and for the others: on a
+//! shared host a contender's speed can depend on whether the cores were free,
+//! and a ratio that differs between the halves says so.
 
 use std::time::Instant;
 
@@ -65,16 +70,20 @@ pub(crate) fn paired(group: &str, reps: usize, contenders: &mut [(&str, &mut dyn
             }
         }
     }
+    // Which repetitions the baseline ran faster than its median in, before
+    // `quantile` sorts its times.
+    let base_median = quantile(&mut base_wall.clone(), 0.5);
+    let fast: Vec<bool> = base_wall.iter().map(|&wall| wall <= base_median).collect();
     let cpu_note = if base_cpu.is_empty() {
         String::new()
     } else {
         format!(", {:.2} CPU ns/op", quantile(&mut base_cpu, 0.5))
     };
     println!(
-        "{group}: baseline {} median {:.2} ns/op{cpu_note}; ratios p25 / p50 / p75 over {reps} paired repetitions",
+        "{group}: baseline {} median {base_median:.2} ns/op{cpu_note}; ratios p25 / p50 / p75 over {reps} paired repetitions; p50 in the repetitions the baseline ran faster / slower than its median",
         contenders[0].0,
-        quantile(&mut base_wall, 0.5)
     );
+    let by_rep = wall_ratios.clone();
     let quartiles = |ratios: &mut Vec<f64>| [0.25, 0.5, 0.75].map(|q| quantile(ratios, q));
     for (i, (name, _)) in contenders.iter().enumerate().skip(1) {
         let [p25, p50, p75] = quartiles(&mut wall_ratios[i]);
@@ -84,7 +93,25 @@ pub(crate) fn paired(group: &str, reps: usize, contenders: &mut [(&str, &mut dyn
         } else {
             String::new()
         };
-        println!("  {name:<42} {p25:.2} / {p50:.2} / {p75:.2}{cpu}");
+        // The ratios in rep order (`quartiles` sorted `wall_ratios[i]`).
+        let (mut in_fast, mut in_slow) = (Vec::new(), Vec::new());
+        for (rep, ratio) in by_rep[i].iter().enumerate() {
+            let half = if fast[rep] {
+                &mut in_fast
+            } else {
+                &mut in_slow
+            };
+            half.push(*ratio);
+        }
+        let halves = match (in_fast.is_empty(), in_slow.is_empty()) {
+            (false, false) => format!(
+                "   halves {:.2} / {:.2}",
+                quantile(&mut in_fast, 0.5),
+                quantile(&mut in_slow, 0.5)
+            ),
+            _ => String::new(),
+        };
+        println!("  {name:<42} {p25:.2} / {p50:.2} / {p75:.2}{cpu}{halves}");
     }
 }
 
