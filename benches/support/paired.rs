@@ -10,9 +10,11 @@
 //! how well its threads kept the cores busy (which wall time mixes in).
 //!
 //! Each ratio's median is also given apart ("halves") for the repetitions in
-//! which the baseline ran faster than its own median and for the others: on a
-//! shared host a contender's speed can depend on whether the cores were free,
-//! and a ratio that differs between the halves says so.
+//! which the host ran faster than usual and for the others, as the contenders
+//! outside the ratio measured it: on a shared host a contender's speed can
+//! depend on whether the cores were free, and a ratio that differs between the
+//! halves says so. (Splitting by the baseline's own time would not do: its own
+//! swings alone would make the ratio look worse in its fast half.)
 
 use std::time::Instant;
 
@@ -53,7 +55,8 @@ fn measure(contender: &mut dyn FnMut() -> f64) -> (f64, Option<f64>) {
 pub(crate) fn paired(group: &str, reps: usize, contenders: &mut [(&str, &mut dyn FnMut() -> f64)]) {
     let n = contenders.len();
     let (mut wall_ratios, mut cpu_ratios) = (vec![Vec::new(); n], vec![Vec::new(); n]);
-    let (mut base_wall, mut base_cpu) = (Vec::with_capacity(reps), Vec::with_capacity(reps));
+    let mut walls = vec![Vec::with_capacity(reps); n];
+    let mut base_cpu = Vec::with_capacity(reps);
     for rep in 0..reps {
         let mut runs = vec![(0.0, None); n];
         for i in 0..n {
@@ -61,31 +64,27 @@ pub(crate) fn paired(group: &str, reps: usize, contenders: &mut [(&str, &mut dyn
             runs[i] = measure(contenders[i].1);
         }
         let (wall, cpu) = runs[0];
-        base_wall.push(wall);
         base_cpu.extend(cpu);
         for (i, (run_wall, run_cpu)) in runs.into_iter().enumerate() {
+            walls[i].push(run_wall);
             wall_ratios[i].push(run_wall / wall);
             if let (Some(run_cpu), Some(cpu)) = (run_cpu, cpu) {
                 cpu_ratios[i].push(run_cpu / cpu);
             }
         }
     }
-    // Which repetitions the baseline ran faster than its median in, before
-    // `quantile` sorts its times.
-    let base_median = quantile(&mut base_wall.clone(), 0.5);
-    let fast: Vec<bool> = base_wall.iter().map(|&wall| wall <= base_median).collect();
     let cpu_note = if base_cpu.is_empty() {
         String::new()
     } else {
         format!(", {:.2} CPU ns/op", quantile(&mut base_cpu, 0.5))
     };
     println!(
-        "{group}: baseline {} median {base_median:.2} ns/op{cpu_note}; ratios p25 / p50 / p75 over {reps} paired repetitions; p50 in the repetitions the baseline ran faster / slower than its median",
+        "{group}: baseline {} median {:.2} ns/op{cpu_note}; ratios p25 / p50 / p75 over {reps} paired repetitions",
         contenders[0].0,
+        quantile(&mut walls[0].clone(), 0.5)
     );
-    let by_rep = wall_ratios.clone();
-    let quartiles = |ratios: &mut Vec<f64>| [0.25, 0.5, 0.75].map(|q| quantile(ratios, q));
     for (i, (name, _)) in contenders.iter().enumerate().skip(1) {
+        let halves = halves(&walls, i, &wall_ratios[i]);
         let [p25, p50, p75] = quartiles(&mut wall_ratios[i]);
         let cpu = if cpu_ratios[i].len() == reps {
             let [c25, c50, c75] = quartiles(&mut cpu_ratios[i]);
@@ -93,26 +92,55 @@ pub(crate) fn paired(group: &str, reps: usize, contenders: &mut [(&str, &mut dyn
         } else {
             String::new()
         };
-        // The ratios in rep order (`quartiles` sorted `wall_ratios[i]`).
-        let (mut in_fast, mut in_slow) = (Vec::new(), Vec::new());
-        for (rep, ratio) in by_rep[i].iter().enumerate() {
-            let half = if fast[rep] {
-                &mut in_fast
-            } else {
-                &mut in_slow
-            };
-            half.push(*ratio);
-        }
-        let halves = match (in_fast.is_empty(), in_slow.is_empty()) {
-            (false, false) => format!(
-                "   halves {:.2} / {:.2}",
-                quantile(&mut in_fast, 0.5),
-                quantile(&mut in_slow, 0.5)
-            ),
-            _ => String::new(),
-        };
+        let halves = halves.map_or(String::new(), |(fast, slow)| {
+            format!("   halves {fast:.2} / {slow:.2}")
+        });
         println!("  {name:<42} {p25:.2} / {p50:.2} / {p75:.2}{cpu}{halves}");
     }
+}
+
+fn quartiles(values: &mut [f64]) -> [f64; 3] {
+    [0.25, 0.5, 0.75].map(|q| quantile(values, q))
+}
+
+/// The median of contender `i`'s `ratios` (in repetition order) in the
+/// repetitions in which the host ran faster than usual, and in the others, if
+/// there are contenders to tell by: how fast the host ran in a repetition is
+/// read off the contenders other than `i` and the baseline (each one's time
+/// against its own median, the median of those), so that the pair's own
+/// swings do not pick the halves.
+fn halves(walls: &[Vec<f64>], i: usize, ratios: &[f64]) -> Option<(f64, f64)> {
+    let others: Vec<&Vec<f64>> = (1..walls.len())
+        .filter(|&j| j != i)
+        .map(|j| &walls[j])
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    let medians: Vec<f64> = others
+        .iter()
+        .map(|times| quantile(&mut times.to_vec(), 0.5))
+        .collect();
+    let pace: Vec<f64> = (0..ratios.len())
+        .map(|rep| {
+            let mut relative: Vec<f64> = others
+                .iter()
+                .zip(&medians)
+                .map(|(times, median)| times[rep] / median)
+                .collect();
+            quantile(&mut relative, 0.5)
+        })
+        .collect();
+    let usual = quantile(&mut pace.clone(), 0.5);
+    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+    for (ratio, pace) in ratios.iter().zip(pace) {
+        let half = if pace <= usual { &mut fast } else { &mut slow };
+        half.push(*ratio);
+    }
+    if fast.is_empty() || slow.is_empty() {
+        return None;
+    }
+    Some((quantile(&mut fast, 0.5), quantile(&mut slow, 0.5)))
 }
 
 /// A bench's `main`: the paired runs under `PAIRED=1`, criterion's otherwise.
