@@ -50,9 +50,9 @@
 //!
 //! - *on its own thread*: driven by `block_on` from the thread that called it,
 //!   outside the runtime, like the body of `#[tokio::main]` (and as criterion's
-//!   `to_async` runs the groups above). With 2
-//!   runtime threads that is three busy threads on this machine's two cores, and
-//!   every wake-up between submitter and workers crosses threads.
+//!   `to_async` runs the groups above). With 2 runtime threads that is three busy
+//!   threads on this machine's two cores, and every wake-up between submitter and
+//!   workers crosses threads.
 //! - *in a task*: spawned on the runtime, as a request handler submits. Submitter
 //!   and workers share the two runtime threads.
 //!

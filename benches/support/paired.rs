@@ -78,13 +78,16 @@ pub(crate) fn paired(group: &str, reps: usize, contenders: &mut [(&str, &mut dyn
     } else {
         format!(", {:.2} CPU ns/op", quantile(&mut base_cpu, 0.5))
     };
+    let medians: Vec<f64> = walls
+        .iter()
+        .map(|times| quantile(&mut times.clone(), 0.5))
+        .collect();
     println!(
         "{group}: baseline {} median {:.2} ns/op{cpu_note}; ratios p25 / p50 / p75 over {reps} paired repetitions",
-        contenders[0].0,
-        quantile(&mut walls[0].clone(), 0.5)
+        contenders[0].0, medians[0]
     );
     for (i, (name, _)) in contenders.iter().enumerate().skip(1) {
-        let halves = halves(&walls, i, &wall_ratios[i]);
+        let halves = halves(&walls, &medians, i, &wall_ratios[i]);
         let [p25, p50, p75] = quartiles(&mut wall_ratios[i]);
         let cpu = if cpu_ratios[i].len() == reps {
             let [c25, c50, c75] = quartiles(&mut cpu_ratios[i]);
@@ -107,27 +110,17 @@ fn quartiles(values: &mut [f64]) -> [f64; 3] {
 /// repetitions in which the host ran faster than usual, and in the others, if
 /// there are contenders to tell by: how fast the host ran in a repetition is
 /// read off the contenders other than `i` and the baseline (each one's time
-/// against its own median, the median of those), so that the pair's own
-/// swings do not pick the halves.
-fn halves(walls: &[Vec<f64>], i: usize, ratios: &[f64]) -> Option<(f64, f64)> {
-    let others: Vec<&Vec<f64>> = (1..walls.len())
-        .filter(|&j| j != i)
-        .map(|j| &walls[j])
-        .collect();
+/// against its own median in `medians`, the median of those), so that the
+/// pair's own swings do not pick the halves.
+fn halves(walls: &[Vec<f64>], medians: &[f64], i: usize, ratios: &[f64]) -> Option<(f64, f64)> {
+    let others: Vec<usize> = (1..walls.len()).filter(|&j| j != i).collect();
     if others.is_empty() {
         return None;
     }
-    let medians: Vec<f64> = others
-        .iter()
-        .map(|times| quantile(&mut times.to_vec(), 0.5))
-        .collect();
     let pace: Vec<f64> = (0..ratios.len())
         .map(|rep| {
-            let mut relative: Vec<f64> = others
-                .iter()
-                .zip(&medians)
-                .map(|(times, median)| times[rep] / median)
-                .collect();
+            let mut relative: Vec<f64> =
+                others.iter().map(|&j| walls[j][rep] / medians[j]).collect();
             quantile(&mut relative, 0.5)
         })
         .collect();

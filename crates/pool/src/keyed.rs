@@ -408,9 +408,9 @@ impl Pool {
 impl Pool {
     /// The waiting forms of `submit_for`: pushes at once if `key`'s queue has room,
     /// else waits for room unless the future that `give_up` builds (only then)
-    /// resolves first, with the reason to refuse. Either way it first spends a unit of tokio's
-    /// cooperative budget, as `submit` does. A refused job comes back with the
-    /// reason (already counted).
+    /// resolves first, with the reason to refuse. Either way it first spends a
+    /// unit of tokio's cooperative budget, as `submit` does. A refused job comes
+    /// back with the reason (already counted).
     async fn submit_for_or<K, W, G>(
         &self,
         key: K,
